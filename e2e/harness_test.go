@@ -1,0 +1,320 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/cli"
+)
+
+// testPassword passes the password policy; weak ones are tested on their own.
+const testPassword = "correct horse battery staple"
+
+// fastArgs make password hashing cheap (tests only: --argon2-memory below
+// the OWASP minimum logs a warning) and the revocation feed quick.
+var fastArgs = []string{"--argon2-memory", "64", "--argon2-time", "1"}
+
+// gatehouse is a server started in-process by cli.Run.
+type gatehouse struct {
+	URL  string
+	DB   string // --db value
+	Dir  string // directory of the SQLite file
+	logs *syncBuffer
+	stop func()
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startGatehouse runs "gatehouse serve" on a fresh SQLite file with extra
+// flags, and stops it when the test ends.
+func startGatehouse(t testing.TB, args ...string) *gatehouse {
+	t.Helper()
+	dir := t.TempDir()
+	return startGatehouseOn(t, dir, "sqlite:"+filepath.Join(dir, "gatehouse.db"), args...)
+}
+
+// startGatehouseOn runs "gatehouse serve" on the given database.
+func startGatehouseOn(t testing.TB, dir, db string, args ...string) *gatehouse {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdoutR, stdoutW := io.Pipe()
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	full := append([]string{"gatehouse", "serve", "--addr", "127.0.0.1:0", "--db", db}, fastArgs...)
+	full = append(full, args...)
+	go func() {
+		err := cli.Run(ctx, full, noEnv, strings.NewReader(""), stdoutW, logs)
+		stdoutW.CloseWithError(fmt.Errorf("server exited: %v", err))
+		done <- err
+	}()
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdoutR)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+		close(lines)
+	}()
+	var line string
+	select {
+	case l, ok := <-lines:
+		if !ok {
+			cancel()
+			t.Fatalf("gatehouse did not start: %v\n%s", <-done, logs)
+		}
+		line = l
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("gatehouse did not start within 30s\n%s", logs)
+	}
+	_, rest, ok := strings.Cut(line, "listening on ")
+	if !ok {
+		cancel()
+		t.Fatalf("unexpected first line %q", line)
+	}
+	url, _, _ := strings.Cut(rest, " ")
+	g := &gatehouse{URL: url, DB: db, Dir: dir, logs: logs}
+	var once sync.Once
+	g.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("gatehouse exited with %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Errorf("gatehouse did not shut down within 15s")
+			}
+		})
+	}
+	t.Cleanup(g.stop)
+	waitHealthy(t, url)
+	return g
+}
+
+func noEnv(string) string { return "" }
+
+func waitHealthy(t testing.TB, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s/healthz never answered 200", url)
+}
+
+// response is a whole HTTP answer.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r *response) String() string {
+	return fmt.Sprintf("%d %s", r.Status, r.Body)
+}
+
+// obj decodes the body as a JSON object.
+func (r *response) obj(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %v: %s", err, r.Body)
+	}
+	return m
+}
+
+// str returns a string member of the body.
+func (r *response) str(t testing.TB, name string) string {
+	t.Helper()
+	s, _ := r.obj(t)[name].(string)
+	return s
+}
+
+// wantProblem checks an RFC 9457 answer with a status and code.
+func (r *response) wantProblem(t testing.TB, status int, code string) {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, want application/problem+json: %s", ct, r.Body)
+	}
+	m := r.obj(t)
+	if m["code"] != code {
+		t.Fatalf("code %v, want %s: %s", m["code"], code, r.Body)
+	}
+	if m["status"] != float64(status) || m["title"] == "" || m["type"] == "" {
+		t.Fatalf("problem lacks type/title/status: %s", r.Body)
+	}
+}
+
+// client speaks to one server.
+type client struct {
+	t    testing.TB
+	base string
+	hc   *http.Client
+}
+
+func newClient(t testing.TB, g *gatehouse) *client {
+	return &client{t: t, base: g.URL, hc: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// do sends a request. body is marshalled as JSON unless it is a string or
+// []byte (sent as is); headers are name, value pairs.
+func (c *client) do(method, path string, body any, headers ...string) *response {
+	c.t.Helper()
+	var rd io.Reader
+	ctype := ""
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+		ctype = "application/json"
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return &response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+}
+
+func (c *client) get(path, accessToken string) *response {
+	c.t.Helper()
+	if accessToken == "" {
+		return c.do("GET", path, nil)
+	}
+	return c.do("GET", path, nil, "Authorization", "Bearer "+accessToken)
+}
+
+var emailSeq atomic.Int64
+
+// uniqueEmail returns an address no other test uses.
+func uniqueEmail(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d@example.com", prefix, time.Now().UnixNano()%1e9, emailSeq.Add(1))
+}
+
+// tokens is a login or refresh answer.
+type tokens struct {
+	Access, Refresh string
+	UserID          string
+}
+
+func (c *client) register(email string) string {
+	c.t.Helper()
+	r := c.do("POST", "/api/auth/register", map[string]string{"email": email, "password": testPassword, "name": "Test User"})
+	if r.Status != 201 {
+		c.t.Fatalf("register %s: %s", email, r)
+	}
+	return r.str(c.t, "id")
+}
+
+func (c *client) login(email, password string) tokens {
+	c.t.Helper()
+	r := c.do("POST", "/api/auth/login", map[string]string{"email": email, "password": password})
+	if r.Status != 200 {
+		c.t.Fatalf("login %s: %s", email, r)
+	}
+	m := r.obj(c.t)
+	u, _ := m["user"].(map[string]any)
+	id, _ := u["id"].(string)
+	return tokens{Access: m["access_token"].(string), Refresh: m["refresh_token"].(string), UserID: id}
+}
+
+// newUser registers a fresh user and logs in.
+func (c *client) newUser(prefix string) (string, tokens) {
+	c.t.Helper()
+	email := uniqueEmail(prefix)
+	c.register(email)
+	return email, c.login(email, testPassword)
+}
+
+func (c *client) refresh(refreshToken string) *response {
+	c.t.Helper()
+	return c.do("POST", "/api/auth/refresh", map[string]string{"refresh_token": refreshToken})
+}
+
+func (c *client) mustRefresh(refreshToken string) tokens {
+	c.t.Helper()
+	r := c.refresh(refreshToken)
+	if r.Status != 200 {
+		c.t.Fatalf("refresh: %s", r)
+	}
+	return tokens{Access: r.str(c.t, "access_token"), Refresh: r.str(c.t, "refresh_token")}
+}
+
+// eventually polls check every 25ms until it returns "" or within runs out,
+// and fails with the last message.
+func eventually(t testing.TB, within time.Duration, check func() string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	msg := ""
+	for time.Since(start) < within {
+		if msg = check(); msg == "" {
+			return time.Since(start)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("not within %v: %s", within, msg)
+	return 0
+}

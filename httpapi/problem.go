@@ -1,0 +1,147 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// Problem is an RFC 9457 problem details object with Gatehouse's stable,
+// machine-readable code (CONTRACT §2). SDKs switch on Code.
+type Problem struct {
+	Type   string       `json:"type"`
+	Title  string       `json:"title"`
+	Status int          `json:"status"`
+	Detail string       `json:"detail,omitempty"`
+	Code   string       `json:"code"`
+	Errors []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError is one entry of a validation problem's "errors".
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// errorMap maps sentinel errors to problems; the first match wins, so
+// specific errors come before the ones they wrap.
+var errorMap = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{gatehouse.ErrInvalidInput, http.StatusUnprocessableEntity, "validation_failed"},
+	{gatehouse.ErrEmailTaken, http.StatusConflict, "email_taken"},
+	{gatehouse.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials"},
+	{gatehouse.ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
+	{gatehouse.ErrServerBusy, http.StatusServiceUnavailable, "server_busy"},
+	{gatehouse.ErrTokenMissing, http.StatusUnauthorized, "token_missing"},
+	{gatehouse.ErrTokenExpired, http.StatusUnauthorized, "token_expired"},
+	{gatehouse.ErrTokenInvalid, http.StatusUnauthorized, "token_invalid"},
+	{gatehouse.ErrSessionRevoked, http.StatusUnauthorized, "session_revoked"},
+	{gatehouse.ErrRefreshTokenInvalid, http.StatusUnauthorized, "refresh_token_invalid"},
+	{gatehouse.ErrRefreshTokenExpired, http.StatusUnauthorized, "refresh_token_expired"},
+	{gatehouse.ErrRefreshTokenReused, http.StatusUnauthorized, "refresh_token_reused"},
+	{gatehouse.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{gatehouse.ErrNotFound, http.StatusNotFound, "not_found"},
+	{gatehouse.ErrConflict, http.StatusConflict, "conflict"},
+	{gatehouse.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{errInvalidRequest, http.StatusBadRequest, "invalid_request"},
+	{errPayloadTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
+	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type"},
+	{errCSRF, http.StatusForbidden, "csrf_failed"},
+	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed"},
+}
+
+// Errors of the HTTP layer itself.
+var (
+	errInvalidRequest       = errors.New("invalid request")
+	errPayloadTooLarge      = errors.New("request body larger than 1 MiB")
+	errUnsupportedMediaType = errors.New("request body must be application/json")
+	errCSRF                 = errors.New("cross-site request refused")
+	errMethodNotAllowed     = errors.New("method not allowed")
+)
+
+// requestError is an errInvalidRequest-class error with a detail the
+// client may see.
+type requestError struct {
+	kind   error
+	detail string
+}
+
+func (e *requestError) Error() string { return e.detail }
+func (e *requestError) Unwrap() error { return e.kind }
+
+func badRequest(detail string) error { return &requestError{kind: errInvalidRequest, detail: detail} }
+
+// problemFor maps err to a problem; ok is false for an unmapped error,
+// which is answered 500 with no detail.
+func problemFor(err error) (p Problem, ok bool) {
+	for _, m := range errorMap {
+		if errors.Is(err, m.err) {
+			p = Problem{Status: m.status, Code: m.code, Title: http.StatusText(m.status), Detail: m.err.Error()}
+			var re *requestError
+			if errors.As(err, &re) {
+				p.Detail = re.detail
+			}
+			var ve *gatehouse.ValidationError
+			if errors.As(err, &ve) {
+				p.Detail = "some fields are not valid"
+				p.Errors = fieldErrors(ve)
+			}
+			p.Type = "urn:gatehouse:problem:" + p.Code
+			return p, true
+		}
+	}
+	return Problem{
+		Type: "urn:gatehouse:problem:internal_error", Title: http.StatusText(500),
+		Status: 500, Code: "internal_error",
+	}, false
+}
+
+func fieldErrors(ve *gatehouse.ValidationError) []FieldError {
+	out := make([]FieldError, 0, len(ve.Fields))
+	for f, m := range ve.Fields {
+		out = append(out, FieldError{Field: f, Message: m})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Field < out[j].Field })
+	return out
+}
+
+// writeError answers with the problem for err. Unmapped errors are logged
+// with their whole chain and answered 500 without detail.
+func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p, ok := problemFor(err)
+	if !ok {
+		a.log.ErrorContext(r.Context(), "internal error", "err", err, "request_id", requestID(r.Context()))
+	} else if p.Status >= 500 {
+		a.log.WarnContext(r.Context(), "unavailable", "err", err, "request_id", requestID(r.Context()))
+	}
+	var rl *gatehouse.RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		w.Header().Set("Retry-After", strconv.Itoa(rl.RetryAfter))
+	case p.Status == http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+	}
+	writeProblem(w, p)
+}
+
+func writeProblem(w http.ResponseWriter, p Problem) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// writeJSON answers v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

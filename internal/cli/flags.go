@@ -1,0 +1,222 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// envName is a flag's environment twin: --access-ttl <-> GATEHOUSE_ACCESS_TTL.
+func envName(flagName string) string {
+	return "GATEHOUSE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// command is one verb: its flags, its help text and what it does.
+type command struct {
+	name    string // "serve", "keys rotate", ...
+	summary string
+	usage   string // argument synopsis after the name
+	fs      *flag.FlagSet
+}
+
+func newCommand(name, summary, usage string) *command {
+	fs := flag.NewFlagSet("gatehouse "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return &command{name: name, summary: summary, usage: usage, fs: fs}
+}
+
+// parse reads args, then fills every flag not given on the command line
+// from its environment twin (a flag wins over the environment). It returns
+// flag.ErrHelp after printing help for -h/--help.
+func (c *command) parse(args []string, getenv func(string) string, stdout io.Writer) error {
+	if err := c.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			c.printHelp(stdout)
+			return flag.ErrHelp
+		}
+		return fmt.Errorf("gatehouse %s: %s", c.name, flagMessage(err))
+	}
+	if c.fs.NArg() > 0 {
+		return fmt.Errorf("gatehouse %s: unexpected argument %q (see gatehouse %s --help)", c.name, c.fs.Arg(0), c.name)
+	}
+	given := map[string]bool{}
+	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	c.fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || given[f.Name] {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if e := c.fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("gatehouse %s: %s=%q: %v", c.name, envName(f.Name), redact(f.Name, v), unwrapFlagErr(e))
+			}
+		}
+	})
+	return err
+}
+
+// set reports whether a flag was given, on the command line or through its
+// environment twin.
+func (c *command) set(name string) bool {
+	found := false
+	c.fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
+// flagMessage rewrites the flag package's messages in this CLI's --flag style.
+func flagMessage(err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return "unknown flag --" + strings.TrimPrefix(name, "-")
+	}
+	return strings.Replace(msg, "flag -", "flag --", 1)
+}
+
+func unwrapFlagErr(err error) error {
+	if u := errors.Unwrap(err); u != nil {
+		return u
+	}
+	return err
+}
+
+// redact hides the values of secret flags in error messages.
+func redact(name, value string) string {
+	if strings.Contains(name, "secret") {
+		return "…"
+	}
+	return value
+}
+
+func (c *command) printHelp(w io.Writer) {
+	fmt.Fprintf(w, "Usage: gatehouse %s [flags]%s\n\n%s\n\nFlags (each also read from its environment twin; a flag wins):\n", c.name, c.usage, c.summary)
+	var names []string
+	c.fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	sort.Strings(names)
+	for _, n := range names {
+		f := c.fs.Lookup(n)
+		def := ""
+		if f.DefValue != "" && f.DefValue != "0s" && f.DefValue != "false" {
+			def = " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(w, "  --%-16s %s%s\n      [%s]\n", n, f.Usage, def, envName(n))
+	}
+}
+
+// limitValue is a --login-limit / --register-limit value: "N/DURATION" or "0".
+type limitValue struct{ l *gatehouse.Limit }
+
+func (v limitValue) String() string {
+	if v.l == nil || v.l.N == 0 {
+		return "0"
+	}
+	return strconv.Itoa(v.l.N) + "/" + shortDuration(v.l.Window)
+}
+
+func (v limitValue) Set(s string) error {
+	if s == "0" {
+		*v.l = gatehouse.Limit{}
+		return nil
+	}
+	ns, ds, ok := strings.Cut(s, "/")
+	n, err := strconv.Atoi(ns)
+	if !ok || err != nil || n < 1 {
+		return fmt.Errorf("want N/DURATION such as 10/15m, or 0 to turn the limit off")
+	}
+	d, err := time.ParseDuration(ds)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want N/DURATION such as 10/15m, or 0 to turn the limit off")
+	}
+	*v.l = gatehouse.Limit{N: n, Window: d}
+	return nil
+}
+
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	s = strings.TrimSuffix(s, "0s")
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	if s == "" {
+		return "0s"
+	}
+	return s
+}
+
+// originsValue is --cors-origins: a comma-separated list of exact origins.
+type originsValue struct{ list *[]string }
+
+func (v originsValue) String() string {
+	if v.list == nil {
+		return ""
+	}
+	return strings.Join(*v.list, ",")
+}
+
+func (v originsValue) Set(s string) error {
+	var out []string
+	for _, o := range strings.Split(s, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return fmt.Errorf("%q is not an origin such as https://app.example.com", o)
+		}
+		out = append(out, u.Scheme+"://"+u.Host)
+	}
+	*v.list = out
+	return nil
+}
+
+// positiveDuration is a duration flag that refuses zero and negatives.
+type positiveDuration struct{ d *time.Duration }
+
+func (v positiveDuration) String() string {
+	if v.d == nil {
+		return ""
+	}
+	return shortDuration(*v.d)
+}
+
+func (v positiveDuration) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 15m or 168h", s)
+	}
+	if d <= 0 {
+		return fmt.Errorf("must be more than zero")
+	}
+	*v.d = d
+	return nil
+}
+
+// nonNegativeDuration allows zero (--reuse-grace 0 turns the grace off).
+type nonNegativeDuration struct{ d *time.Duration }
+
+func (v nonNegativeDuration) String() string {
+	if v.d == nil {
+		return ""
+	}
+	return shortDuration(*v.d)
+}
+
+func (v nonNegativeDuration) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 10s", s)
+	}
+	if d < 0 {
+		return fmt.Errorf("must not be negative")
+	}
+	*v.d = d
+	return nil
+}

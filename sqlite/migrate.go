@@ -1,0 +1,127 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one embedded SQL file, NNNN_name.sql.
+type migration struct {
+	version int
+	name    string // file name without .sql
+	sql     string
+}
+
+// migrations returns the embedded migrations in version order. It fails on
+// a badly named file or a repeated version, which the tests catch before a
+// release does.
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, p := range names {
+		name := strings.TrimSuffix(path.Base(p), ".sql")
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("sqlite: migration %s: name is not NNNN_name.sql", p)
+		}
+		body, err := migrationFiles.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: name, sql: string(body)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("sqlite: migrations %s and %s share a version", ms[i-1].name, ms[i].name)
+		}
+	}
+	return ms, nil
+}
+
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER NOT NULL PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    applied_at INTEGER NOT NULL
+) STRICT`
+
+// Migrate applies the embedded migrations that the database lacks, in
+// order, each in its own transaction, and returns the names of those it
+// applied. It is idempotent, and safe when several processes run it at
+// once: each step holds the write lock (BEGIN IMMEDIATE) while it checks
+// whether its migration is applied, so exactly one process applies it and
+// the others see it done.
+func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	var applied []string
+	for _, m := range ms {
+		did := false
+		err := s.writeTx(ctx, "migrate "+m.name, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.version, m.name, time.Now().UnixMicro()); err != nil {
+				return err
+			}
+			did = true
+			return nil
+		})
+		if err != nil {
+			return applied, err
+		}
+		if did {
+			applied = append(applied, m.name)
+			s.log.InfoContext(ctx, "sqlite migration applied", "migration", m.name, "path", s.path)
+		}
+	}
+	return applied, nil
+}
+
+// SchemaVersion returns the highest migration version applied, 0 for a
+// database that was never migrated.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	ok, err := s.hasTable(ctx, "schema_migrations")
+	if err != nil || !ok {
+		return 0, s.wrap(ctx, "schema version", err)
+	}
+	var v int
+	if err := s.read.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, s.wrap(ctx, "schema version", err)
+	}
+	return v, nil
+}
+
+func (s *Store) hasTable(ctx context.Context, name string) (bool, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, name).Scan(&n)
+	return n > 0, err
+}

@@ -1,0 +1,275 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// CreateSession stores a new session. The error wraps
+// [gatehouse.ErrConflict] when the id is taken and [gatehouse.ErrNotFound]
+// when the user does not exist.
+func (s *Store) CreateSession(ctx context.Context, sess *gatehouse.Session) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO sessions (
+            id, user_id, secret, generation, created_at, last_used_at, rotated_at,
+            idle_expires_at, expires_at, revoked_at, revoke_reason, user_agent, ip)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.UserID, secretBytes(sess.Secret), sess.Generation,
+		sess.CreatedAt.UnixMicro(), sess.LastUsedAt.UnixMicro(), sess.RotatedAt.UnixMicro(),
+		sess.IdleExpiresAt.UnixMicro(), sess.ExpiresAt.UnixMicro(),
+		micros(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP)
+	return s.wrap(ctx, "create session", err)
+}
+
+// secretBytes keeps a nil secret from being stored as NULL, which the
+// NOT NULL column would refuse.
+func secretBytes(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+const sessionColumns = `id, user_id, secret, generation, created_at, last_used_at, rotated_at,
+    idle_expires_at, expires_at, revoked_at, revoke_reason, user_agent, ip`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanSession(row scanner) (gatehouse.Session, error) {
+	var (
+		s                                     gatehouse.Session
+		created, used, rotated, idle, expires int64
+		revoked                               sql.NullInt64
+	)
+	err := row.Scan(&s.ID, &s.UserID, &s.Secret, &s.Generation, &created, &used, &rotated,
+		&idle, &expires, &revoked, &s.RevokeReason, &s.UserAgent, &s.IP)
+	if err != nil {
+		return s, err
+	}
+	s.CreatedAt, s.LastUsedAt, s.RotatedAt = usecs(created), usecs(used), usecs(rotated)
+	s.IdleExpiresAt, s.ExpiresAt, s.RevokedAt = usecs(idle), usecs(expires), fromMicros(revoked)
+	return s, nil
+}
+
+// Session returns the session; the error wraps [gatehouse.ErrNotFound] if
+// there is no such session.
+func (s *Store) Session(ctx context.Context, id string) (*gatehouse.Session, error) {
+	sess, err := scanSession(s.read.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("session", id)
+	}
+	if err != nil {
+		return nil, s.wrap(ctx, "session", err)
+	}
+	return &sess, nil
+}
+
+// liveAt is the condition of [gatehouse.Session.Live] in SQL. It takes two
+// parameters, both the time at which to judge.
+const liveAt = `revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?`
+
+// LiveSessions lists the user's sessions that are neither revoked nor
+// expired at now, newest first.
+func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) ([]gatehouse.Session, error) {
+	t := now.UnixMicro()
+	rows, err := s.read.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+        WHERE user_id = ? AND `+liveAt+`
+        ORDER BY created_at DESC, id DESC`, userID, t, t)
+	if err != nil {
+		return nil, s.wrap(ctx, "live sessions", err)
+	}
+	defer rows.Close()
+	var out []gatehouse.Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, s.wrap(ctx, "live sessions", err)
+		}
+		out = append(out, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(ctx, "live sessions", err)
+	}
+	return out, nil
+}
+
+// RotateSession advances the session from generation from to from+1 if,
+// and only if, from is still its current generation and it is not revoked.
+// The UPDATE's WHERE clause is the compare-and-swap; the single writer and
+// BEGIN IMMEDIATE serialise it against every other writer, in this process
+// or another, so concurrent rotations of one token make exactly one
+// successor (RFC 9700 §4.14.2: a refresh token is used once). It records
+// that from retired at now, forgets this session's retirements older than
+// forgetBefore, and reports whether it rotated. The error wraps
+// [gatehouse.ErrNotFound] if there is no such session.
+func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt, forgetBefore time.Time) (bool, error) {
+	rotated := false
+	err := s.writeTx(ctx, "rotate session", func(tx *sql.Tx) error {
+		t := now.UnixMicro()
+		res, err := tx.ExecContext(ctx, `UPDATE sessions
+            SET generation = generation + 1, rotated_at = ?, last_used_at = ?, idle_expires_at = ?
+            WHERE id = ? AND generation = ? AND revoked_at IS NULL`,
+			t, t, idleExpiresAt.UnixMicro(), id, from)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return sessionExists(ctx, tx, id)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO retired_tokens (session_id, generation, retired_at)
+            VALUES (?, ?, ?)
+            ON CONFLICT (session_id, generation) DO UPDATE SET retired_at = excluded.retired_at`,
+			id, from, t); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM retired_tokens WHERE session_id = ? AND retired_at < ?`,
+			id, forgetBefore.UnixMicro()); err != nil {
+			return err
+		}
+		rotated = true
+		return nil
+	})
+	return rotated, err
+}
+
+// sessionExists returns nil if the session exists, an error wrapping
+// ErrNotFound if it does not.
+func sessionExists(ctx context.Context, tx *sql.Tx, id string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("session", id)
+	}
+	return err
+}
+
+// RetiredAt returns when a generation of a session was retired; the error
+// wraps [gatehouse.ErrNotFound] when that is not (or no longer) recorded.
+func (s *Store) RetiredAt(ctx context.Context, sessionID string, generation int64) (time.Time, error) {
+	var t int64
+	err := s.read.QueryRowContext(ctx, `SELECT retired_at FROM retired_tokens WHERE session_id = ? AND generation = ?`,
+		sessionID, generation).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, notFound("retired generation of session", sessionID)
+	}
+	if err != nil {
+		return time.Time{}, s.wrap(ctx, "retired at", err)
+	}
+	return usecs(t), nil
+}
+
+// RevokeSession ends a session and, in the same transaction, appends it to
+// the revocation feed, so that every instance learns of it (CONTRACT §4).
+// It reports false, appending nothing, when the session was already
+// revoked, and the error wraps [gatehouse.ErrNotFound] when there is no
+// such session.
+func (s *Store) RevokeSession(ctx context.Context, id, reason string, now time.Time) (bool, error) {
+	revoked := false
+	err := s.writeTx(ctx, "revoke session", func(tx *sql.Tx) error {
+		t := now.UnixMicro()
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+            WHERE id = ? AND revoked_at IS NULL`, t, reason, id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return sessionExists(ctx, tx, id)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (session_id, revoked_at) VALUES (?, ?)`, id, t); err != nil {
+			return err
+		}
+		revoked = true
+		return nil
+	})
+	return revoked, err
+}
+
+// RevokeUserSessions ends every live session of a user except
+// exceptSessionID (empty: all of them), appends them to the revocation feed
+// in the same transaction, and returns their ids.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID, exceptSessionID, reason string, now time.Time) ([]string, error) {
+	var ids []string
+	err := s.writeTx(ctx, "revoke user sessions", func(tx *sql.Tx) error {
+		var err error
+		ids, err = revokeUserSessions(ctx, tx, userID, exceptSessionID, reason, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+func revokeUserSessions(ctx context.Context, tx *sql.Tx, userID, exceptSessionID, reason string, now time.Time) ([]string, error) {
+	t := now.UnixMicro()
+	rows, err := tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+        WHERE user_id = ? AND id <> ? AND `+liveAt+`
+        RETURNING id`, t, reason, userID, exceptSessionID, t, t)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (session_id, revoked_at) VALUES (?, ?)`, id, t); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// Revocations returns up to limit entries of the revocation feed with
+// Seq > after, in Seq order. SQLite has one writer at a time, so a seq is
+// visible only after every smaller one: a reader that resumes after the
+// last seq it saw misses nothing.
+func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]gatehouse.Revocation, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT seq, session_id FROM revocations
+        WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, s.wrap(ctx, "revocations", err)
+	}
+	defer rows.Close()
+	var out []gatehouse.Revocation
+	for rows.Next() {
+		var r gatehouse.Revocation
+		if err := rows.Scan(&r.Seq, &r.SessionID); err != nil {
+			return nil, s.wrap(ctx, "revocations", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(ctx, "revocations", err)
+	}
+	return out, nil
+}
+
+// LastRevocationSeq returns the highest Seq of the feed (0 when empty).
+func (s *Store) LastRevocationSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.read.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM revocations`).Scan(&seq); err != nil {
+		return 0, s.wrap(ctx, "last revocation seq", err)
+	}
+	return seq, nil
+}
