@@ -144,7 +144,7 @@ func TestEnvironmentTwins(t *testing.T) {
 func isList(v any) bool { _, ok := v.([]any); return ok }
 
 // startWithEnv runs a bare "gatehouse" (serve is the default verb) with env.
-func startWithEnv(t *testing.T, env map[string]string, args ...string) *gatehouse {
+func startWithEnv(t *testing.T, env map[string]string, args ...string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdoutR, stdoutW := newPipe()
@@ -163,7 +163,7 @@ func startWithEnv(t *testing.T, env map[string]string, args ...string) *gatehous
 	url, _, _ := strings.Cut(rest, " ")
 	t.Cleanup(func() { cancel(); <-done })
 	waitHealthy(t, url)
-	return &gatehouse{URL: url}
+	return &instance{URL: url}
 }
 
 func TestKeysRotateWhileServing(t *testing.T) {

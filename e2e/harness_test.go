@@ -25,8 +25,8 @@ const testPassword = "correct horse battery staple"
 // the OWASP minimum logs a warning) and the revocation feed quick.
 var fastArgs = []string{"--argon2-memory", "64", "--argon2-time", "1"}
 
-// gatehouse is a server started in-process by cli.Run.
-type gatehouse struct {
+// instance is a server started in-process by cli.Run.
+type instance struct {
 	URL  string
 	DB   string // --db value
 	Dir  string // directory of the SQLite file
@@ -53,14 +53,14 @@ func (b *syncBuffer) String() string {
 
 // startGatehouse runs "gatehouse serve" on a fresh SQLite file with extra
 // flags, and stops it when the test ends.
-func startGatehouse(t testing.TB, args ...string) *gatehouse {
+func startGatehouse(t testing.TB, args ...string) *instance {
 	t.Helper()
 	dir := t.TempDir()
 	return startGatehouseOn(t, dir, "sqlite:"+filepath.Join(dir, "gatehouse.db"), args...)
 }
 
 // startGatehouseOn runs "gatehouse serve" on the given database.
-func startGatehouseOn(t testing.TB, dir, db string, args ...string) *gatehouse {
+func startGatehouseOn(t testing.TB, dir, db string, args ...string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdoutR, stdoutW := io.Pipe()
@@ -102,7 +102,7 @@ func startGatehouseOn(t testing.TB, dir, db string, args ...string) *gatehouse {
 		t.Fatalf("unexpected first line %q", line)
 	}
 	url, _, _ := strings.Cut(rest, " ")
-	g := &gatehouse{URL: url, DB: db, Dir: dir, logs: logs}
+	g := &instance{URL: url, DB: db, Dir: dir, logs: logs}
 	var once sync.Once
 	g.stop = func() {
 		once.Do(func() {
@@ -193,7 +193,7 @@ type client struct {
 	hc   *http.Client
 }
 
-func newClient(t testing.TB, g *gatehouse) *client {
+func newClient(t testing.TB, g *instance) *client {
 	return &client{t: t, base: g.URL, hc: &http.Client{Timeout: 30 * time.Second}}
 }
 

@@ -111,7 +111,7 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 	dir := t.TempDir()
 	db := "sqlite:" + filepath.Join(dir, "g.db")
 	p := startBinary(t, db)
-	c := &client{t: t, base: p.url, hc: newClient(t, &gatehouse{URL: p.url}).hc}
+	c := &client{t: t, base: p.url, hc: newClient(t, &instance{URL: p.url}).hc}
 	email, tok := c.newUser("kill9")
 
 	// A burst of acknowledged writes: rotations and posts.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -115,6 +116,13 @@ func fieldErrors(ve *gatehouse.ValidationError) []FieldError {
 // writeError answers with the problem for err. Unmapped errors are logged
 // with their whole chain and answered 500 without detail.
 func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away: nobody reads this answer, and it is no
+		// server fault worth an error line.
+		a.log.DebugContext(r.Context(), "client gone", "request_id", requestID(r.Context()))
+		w.WriteHeader(499)
+		return
+	}
 	p, ok := problemFor(err)
 	if !ok {
 		a.log.ErrorContext(r.Context(), "internal error", "err", err, "request_id", requestID(r.Context()))

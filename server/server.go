@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/password"
@@ -178,6 +180,7 @@ func assemble(ctx context.Context, cfg Config, store gatehouse.Store) (*Server, 
 		return nil, err
 	}
 	metrics := httpapi.NewMetrics()
+	registerPoolMetrics(metrics.Registry(), hasher)
 	s.svc, err = gatehouse.New(gatehouse.Config{
 		Store: store, Tokens: s.tokens, Passwords: hasher, RefreshTokens: refresh,
 		Issuer: cfg.Issuer, Audience: cfg.Audience,
@@ -297,4 +300,20 @@ func readOrCreateSecretFile(file string) ([]byte, error) {
 		d.Close()
 	}
 	return secret, nil
+}
+
+// registerPoolMetrics exposes the password-hashing pool, whose saturation
+// is what a login flood looks like from inside.
+func registerPoolMetrics(reg *prometheus.Registry, h *password.Hasher) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_password_hash_workers_busy", Help: "Password hashes being computed now.",
+		}, func() float64 { return float64(h.Stats().Busy) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_password_hash_waiting", Help: "Requests waiting for a password-hashing worker.",
+		}, func() float64 { return float64(h.Stats().Waiting) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gatehouse_password_hash_rejected_total", Help: "Requests refused with 503 server_busy because the hashing pool was full.",
+		}, func() float64 { return float64(h.Stats().Rejected) }),
+	)
 }
