@@ -30,6 +30,7 @@ type env struct {
 }
 
 func newEnv(tb testing.TB) *env {
+	tb.Helper()
 	fx := mustFixtures(tb)
 	return &env{
 		tb: tb, now: testStart,
@@ -67,6 +68,7 @@ func (e *env) resign(headerSeg, payloadSeg string) string {
 // nonCanonical sets unused low bits in the last character of a segment,
 // which a lenient decoder maps to the same bytes.
 func nonCanonical(tb testing.TB, seg string) string {
+	tb.Helper()
 	if len(seg)%4 == 0 {
 		tb.Fatal("segment has no trailing bits")
 	}
@@ -143,7 +145,10 @@ func attacks() []attack {
 				}
 			}
 		}, inv, "character outside base64url"},
-		{"non-canonical signature", func(e *env) string { h, p, s := segments(e.good("j1")); return h + "." + p + "." + nonCanonical(e.tb, s) }, inv, "signature not canonical"},
+		{"non-canonical signature", func(e *env) string {
+			h, p, s := segments(e.good("j1"))
+			return h + "." + p + "." + nonCanonical(e.tb, s)
+		}, inv, "signature not canonical"},
 		{"non-canonical header", func(e *env) string {
 			h := b64.EncodeToString([]byte(padTo(fill(goodHeader, e.kidEd, e.now))))
 			_, p, _ := segments(e.good("j1"))

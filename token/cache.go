@@ -44,7 +44,8 @@ const maxCacheShards = 64
 // tokenCache maps exact token strings to their verified claims, so that a
 // repeated Verify skips the signature check. It is bounded: a full shard
 // evicts before it inserts, never grows. Entries are dropped once exp plus
-// the leeway has passed.
+// the leeway has passed. Only verified tokens enter it, so forged tokens
+// cannot push real ones out.
 type tokenCache struct {
 	seed     maphash.Seed
 	shards   []cacheShard

@@ -26,6 +26,7 @@ const (
 // fuzzSetup returns a verifier over the fixed keys, with its cache on, and
 // the only tokens it may accept.
 func fuzzSetup(tb testing.TB) (*Verifier, []string) {
+	tb.Helper()
 	ed, err := NewKey("fuzz-ed", EdDSA, fuzzEd.Public())
 	if err != nil {
 		tb.Fatal(err)

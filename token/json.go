@@ -3,8 +3,8 @@ package token
 import (
 	"errors"
 	"strconv"
-	"unicode/utf8"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // errJSON is what the strict reader returns for any input it refuses; the

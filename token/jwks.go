@@ -210,7 +210,7 @@ func jwkKey(m map[string]string) (*Key, error) {
 		if m["kty"] != "OKP" || m["crv"] != "Ed25519" {
 			return nil, wrong("EdDSA needs kty OKP and crv Ed25519")
 		}
-		x, err := b64.DecodeString(m["x"])
+		x, err := decodeMember(m["x"])
 		if err != nil || len(x) != ed25519.PublicKeySize {
 			return nil, wrong("bad x")
 		}
@@ -219,8 +219,8 @@ func jwkKey(m map[string]string) (*Key, error) {
 		if m["kty"] != "EC" || m["crv"] != "P-256" {
 			return nil, wrong("ES256 needs kty EC and crv P-256")
 		}
-		x, errX := b64.DecodeString(m["x"])
-		y, errY := b64.DecodeString(m["y"])
+		x, errX := decodeMember(m["x"])
+		y, errY := decodeMember(m["y"])
 		if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
 			return nil, wrong("bad x or y")
 		}
@@ -235,8 +235,8 @@ func jwkKey(m map[string]string) (*Key, error) {
 		if m["kty"] != "RSA" {
 			return nil, wrong("RS256 needs kty RSA")
 		}
-		n, errN := b64.DecodeString(m["n"])
-		e, errE := b64.DecodeString(m["e"])
+		n, errN := decodeMember(m["n"])
+		e, errE := decodeMember(m["e"])
 		// Minimal big-endian encodings only (RFC 7518 §6.3.1.1).
 		if errN != nil || errE != nil || len(n) == 0 || n[0] == 0 || len(e) == 0 || e[0] == 0 || len(e) > 4 {
 			return nil, wrong("bad n or e")
@@ -248,6 +248,17 @@ func jwkKey(m map[string]string) (*Key, error) {
 		return NewKey(kid, alg, &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(exp.Int64())})
 	}
 	return nil, nil // no alg, or one we do not verify: skip
+}
+
+// decodeMember decodes a base64url JWK member strictly: the decoder
+// alone would skip line breaks, so the alphabet is checked first.
+func decodeMember(s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if !isB64URL[s[i]] {
+			return nil, errors.New("not base64url")
+		}
+	}
+	return b64.DecodeString(s)
 }
 
 // readStrings reads an array of strings.

@@ -150,6 +150,7 @@ func TestParseJWKS(t *testing.T) {
 		{"RSA n with a leading zero", set(key(RS256, map[string]any{"n": b64.EncodeToString(append([]byte{0}, make([]byte, 300)...))})), 0, "bad n"},
 		{"RSA even e", set(key(RS256, map[string]any{"e": "AQAA"})), 0, "RS256 needs"},
 		{"n not base64url", set(key(RS256, map[string]any{"n": "++++"})), 0, "bad n"},
+		{"x with a line break", set(key(EdDSA, map[string]any{"x": byAlg[EdDSA]["x"].(string)[:20] + "\n" + byAlg[EdDSA]["x"].(string)[20:]})), 0, "bad x"},
 		{"kid a number", set(key(EdDSA, map[string]any{"kid": 5})), 0, "not a string"},
 		{"no keys member", `{}`, 0, `no "keys"`},
 		{"keys not an array", `{"keys":{}}`, 0, "not an array"},

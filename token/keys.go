@@ -55,7 +55,9 @@ type Key struct {
 // so will a cache of a remote JWKS: the [Verifier] does not care where keys
 // come from, only that kid selects from a configured set and never from
 // the token itself (RFC 8725 §3.10: no jku, jwk, x5u or x5c).
-// Implementations must be safe for concurrent use.
+// Implementations must be safe for concurrent use, and should return the
+// same *Key for as long as a key is unchanged: the verified-token cache
+// drops an entry whose kid now yields another *Key.
 type KeyLookup interface {
 	VerificationKey(kid string) (*Key, bool)
 }

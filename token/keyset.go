@@ -22,7 +22,7 @@ type KeySet struct {
 	keys   map[string]*Key
 	order  []*Key // newest first, for the JWKS
 	signer *Key
-	priv   any    // private half of signer, as golang-jwt's Sign takes it
+	priv   any // private half of signer, as golang-jwt's Sign takes it
 	method jwt.SigningMethod
 	header string // base64url of the signer's JOSE header
 	jwks   []byte

@@ -167,8 +167,8 @@ func (s *setup) golangJWT() verifier {
 	}
 }
 
-// goJOSE is go-jose v4: ParseSigned with the algorithm allowlist, then the
-// header checked by hand, Claims with the key, and ValidateWithLeeway; exp,
+// goJOSE is go-jose v4: ParseSigned with the algorithm allowlist, Claims
+// with the key, the header checked by hand, and ValidateWithLeeway; exp,
 // iat, nbf, sub, jti and sid are required by hand (go-jose treats them as
 // optional).
 func (s *setup) goJOSE() verifier {
@@ -178,17 +178,19 @@ func (s *setup) goJOSE() verifier {
 		if err != nil {
 			return err
 		}
-		h := t.Headers[0]
-		typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
-		if h.KeyID != kid || !typOK(typ) || len(h.ExtraHeaders) != 1 || h.JSONWebKey != nil {
-			return errStrict
-		}
 		var c josejwt.Claims
 		var x struct {
 			SID string `json:"sid"`
 		}
 		if err := t.Claims(s.pub, &c, &x); err != nil {
 			return err
+		}
+		// The hand checks run after the library's, so that the matrix
+		// shows what the library refuses by itself.
+		h := t.Headers[0]
+		typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
+		if h.KeyID != kid || !typOK(typ) || len(h.ExtraHeaders) != 1 || h.JSONWebKey != nil {
+			return errStrict
 		}
 		if err := c.ValidateWithLeeway(josejwt.Expected{Issuer: issuer, AnyAudience: []string{audience}, Time: now}, leeway); err != nil {
 			return err
@@ -201,7 +203,8 @@ func (s *setup) goJOSE() verifier {
 }
 
 // jwx is lestrrat-go/jwx v3: jws.Verify with a key set whose key carries
-// its alg and requires a kid (so the message is parsed once), the header
+// its alg and requires a kid (so the message is parsed once) and with
+// crit validation on (RFC 7515 §4.1.11; off by default), the header
 // checked by hand, then jwt.Parse of the verified payload with validation,
 // required claims and strict string claims.
 func (s *setup) jwx(tb testing.TB) verifier {
@@ -226,7 +229,8 @@ func (s *setup) jwx(tb testing.TB) verifier {
 	clock := xjwt.ClockFunc(func() time.Time { return now })
 	return func(tok string) error {
 		msg := jws.NewMessage()
-		payload, err := jws.Verify([]byte(tok), jws.WithKeySet(set, jws.WithRequireKid(true)), jws.WithMessage(msg), jws.WithCompact())
+		payload, err := jws.Verify([]byte(tok), jws.WithKeySet(set, jws.WithRequireKid(true)), jws.WithMessage(msg), jws.WithCompact(),
+			jws.WithCritValidation(true))
 		if err != nil {
 			return err
 		}
