@@ -3,6 +3,7 @@ package gatehouse
 import (
 	"context"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -35,7 +36,7 @@ func (s *Service) CreatePost(ctx context.Context, c *AccessClaims, title, body s
 	}
 	p := &Post{
 		ID: NewID(), AuthorID: author.ID, AuthorName: author.Name,
-		Title: title, Body: body, CreatedAt: s.now().UTC(),
+		Title: title, Body: body, CreatedAt: s.now().UTC().Truncate(time.Microsecond), // what both stores keep
 	}
 	if err := s.store.CreatePost(ctx, p); err != nil {
 		return nil, err

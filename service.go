@@ -212,7 +212,7 @@ func (s *Service) CreateUser(ctx context.Context, email, password, name string) 
 	if err != nil {
 		return nil, err
 	}
-	u := &User{ID: NewID(), Email: canonical, Name: name, PasswordHash: hash, CreatedAt: s.now().UTC()}
+	u := &User{ID: NewID(), Email: canonical, Name: name, PasswordHash: hash, CreatedAt: s.now().UTC().Truncate(time.Microsecond)} // µs: what both stores keep
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		return nil, err
 	}
