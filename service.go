@@ -200,6 +200,8 @@ func (s *Service) CreateUser(ctx context.Context, email, password, name string) 
 	}
 	if msg := s.cfg.Passwords.Check(password); msg != "" {
 		verr = verr.Add("password", msg)
+	} else if resemblesAccount(password, canonical, name) {
+		verr = verr.Add("password", msgResemblesAccount)
 	}
 	name = strings.TrimSpace(name)
 	if utf8.RuneCountInString(name) > 100 || !utf8.ValidString(name) || strings.ContainsFunc(name, isControl) {
@@ -611,6 +613,8 @@ func (s *Service) ChangePassword(ctx context.Context, c *AccessClaims, current, 
 	}
 	if msg := s.cfg.Passwords.Check(next); msg != "" {
 		verr = verr.Add("new_password", msg)
+	} else if resemblesAccount(next, user.Email, user.Name) {
+		verr = verr.Add("new_password", msgResemblesAccount)
 	}
 	if err := verr.Err(); err != nil {
 		return err
@@ -684,4 +688,23 @@ func truncate(s string, n int) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+const msgResemblesAccount = "must not be built on your email address or name"
+
+// resemblesAccount reports whether password is mostly the account's own
+// email, its local part or the user's name: NIST SP 800-63B §5.1.1.2 asks
+// verifiers to refuse context-specific words such as the username. What is
+// left after removing those words must itself be long enough to count.
+func resemblesAccount(password, email, name string) bool {
+	p := strings.ToLower(strings.Join(strings.Fields(password), ""))
+	local, _, _ := strings.Cut(email, "@")
+	words := []string{strings.ToLower(email), strings.ToLower(local), strings.ToLower(strings.Join(strings.Fields(name), ""))}
+	left := p
+	for _, w := range words {
+		if utf8.RuneCountInString(w) >= 4 {
+			left = strings.ReplaceAll(left, w, "")
+		}
+	}
+	return left != p && utf8.RuneCountInString(left) < 8
 }

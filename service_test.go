@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -191,5 +192,35 @@ func TestRefreshOfAnUnknownOrForeignSession(t *testing.T) {
 	// Same key secret, other database: the session is unknown here.
 	if _, err := svc.Refresh(ctx, g.RefreshToken); !errors.Is(err, gatehouse.ErrRefreshTokenInvalid) {
 		t.Fatalf("err %v, want ErrRefreshTokenInvalid", err)
+	}
+}
+
+// NIST SP 800-63B: a password built on the account's own email or name is
+// refused with a reason; one that merely contains the name is not.
+func TestPasswordsBuiltOnTheAccountAreRefused(t *testing.T) {
+	ctx := context.Background()
+	svc := newService(t, openStore(t, filepath.Join(t.TempDir(), "g.db")), nil)
+	for _, tc := range []struct {
+		email, password, name string
+		refused               bool
+	}{
+		{"marguerite@example.com", "marguerite@example.com", "", true},
+		{"marguerite@example.com", "Marguerite2025", "", true},
+		{"quentin@example.com", "Ada Lovelace!", "Ada Lovelace", true},
+		{"quentin@example.com", "ada lovelace rules the world", "Ada Lovelace", false},
+		{"bob@example.com", "bob is a builder of bridges", "", false},
+	} {
+		_, err := svc.CreateUser(ctx, tc.email, tc.password, tc.name)
+		var verr *gatehouse.ValidationError
+		refused := errors.As(err, &verr)
+		if !refused && err != nil {
+			t.Fatalf("%q: %v", tc.password, err)
+		}
+		if refused != tc.refused {
+			t.Errorf("password %q for %s/%q: refused=%v (%v), want %v", tc.password, tc.email, tc.name, refused, err, tc.refused)
+		}
+		if refused && !strings.Contains(err.Error(), "email address or name") {
+			t.Errorf("password %q refused without the reason: %v", tc.password, err)
+		}
 	}
 }
