@@ -1,0 +1,296 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// Options configures [Open]. The zero value is the production default.
+type Options struct {
+	// MaxConns bounds the connection pool. Default max(8, 4×GOMAXPROCS).
+	MaxConns int32
+	// QueryTimeout bounds every call of the Store, waiting for a pooled
+	// connection included: past it the call fails with
+	// [gatehouse.ErrUnavailable] rather than hanging. Default 5s.
+	QueryTimeout time.Duration
+	// ConnectTimeout bounds one connection attempt when the URL sets no
+	// connect_timeout. Default 3s.
+	ConnectTimeout time.Duration
+	// Logger receives migration and listener notices; nil discards them.
+	Logger *slog.Logger
+}
+
+// Store is the PostgreSQL implementation of [gatehouse.Store]. It is safe
+// for concurrent use, by many processes on one database.
+type Store struct {
+	pool   *pgxpool.Pool
+	schema string // where the tables live: the first schema of search_path
+	opts   Options
+	log    *slog.Logger
+	closed atomic.Bool
+
+	// beforeCommit, when set (by tests), runs inside every write
+	// transaction just before it commits.
+	beforeCommit func(op string)
+}
+
+var _ gatehouse.Store = (*Store)(nil)
+var _ gatehouse.RevocationNotifier = (*Store)(nil)
+
+// Open connects to the database a postgres:// URL names and checks that it
+// answers. The tables live in the first schema of the connection's
+// search_path (a search_path=NAME URL parameter chooses another schema than
+// public). It does not migrate: call [Store.Migrate]. Errors never repeat
+// the URL's password.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgconn's parse error masks the password on a best-effort basis;
+		// say only what was wrong.
+		return nil, errors.New("postgres: the connection URL cannot be parsed")
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
+	}
+	if opts.QueryTimeout <= 0 {
+		opts.QueryTimeout = 5 * time.Second
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 3 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.MaxConns = opts.MaxConns
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Without it a dial to a host that drops packets waits for the
+		// kernel's TCP timeout, minutes: requests must fail fast instead.
+		cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
+	}
+	// Notice dead connections in the pool between requests, so that after
+	// a database restart fewer requests meet a dead connection first.
+	cfg.HealthCheckPeriod = 5 * time.Second
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	// Times travel as instants; the session zone only affects text output
+	// (psql, logs), which UTC keeps unambiguous.
+	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "gatehouse"
+	}
+
+	s := &Store{opts: opts, log: opts.Logger}
+	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	var schema *string
+	err = s.do(ctx, "open", func(ctx context.Context) error {
+		return s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema)
+	})
+	if err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	if schema == nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("postgres: open: the search_path (%s) names no existing schema", cfg.ConnConfig.RuntimeParams["search_path"])
+	}
+	s.schema = *schema
+	return s, nil
+}
+
+// Schema returns the schema that holds Gatehouse's tables.
+func (s *Store) Schema() string { return s.schema }
+
+// Ping reports whether the database answers, within QueryTimeout.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.do(ctx, "ping", func(ctx context.Context) error {
+		var one int
+		return s.pool.QueryRow(ctx, `SELECT 1`).Scan(&one)
+	})
+}
+
+// Close closes the pool. Listeners started by RevocationNotices end with
+// their context.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.pool.Close()
+	return nil
+}
+
+// Retries of [Store.do].
+const (
+	connRetries      = 2 // a request that never reached the server
+	serialiseRetries = 5 // a transaction PostgreSQL aborted to break a deadlock
+)
+
+// do runs fn with the Store's deadline and maps its error. It runs fn
+// again when the failure is certain to have happened before anything
+// reached the server (a dead pooled connection after a database restart),
+// and when PostgreSQL aborted it with a serialization failure or a
+// deadlock (40001, 40P01), whose transaction left no trace.
+func (s *Store) do(ctx context.Context, op string, fn func(ctx context.Context) error) error {
+	if s.closed.Load() {
+		return fmt.Errorf("postgres: %s: %w: the store is closed", op, gatehouse.ErrUnavailable)
+	}
+	qctx, cancel := context.WithTimeout(ctx, s.opts.QueryTimeout)
+	defer cancel()
+	var err error
+	for conn, ser := 0, 0; ; {
+		err = fn(qctx)
+		if err == nil {
+			return nil
+		}
+		if qctx.Err() != nil {
+			break
+		}
+		switch {
+		case pgconn.SafeToRetry(err) && conn < connRetries:
+			conn++
+			continue
+		case (sqlState(err) == "40001" || sqlState(err) == "40P01") && ser < serialiseRetries:
+			ser++
+			continue
+		}
+		break
+	}
+	return s.wrap(ctx, op, err)
+}
+
+// tx runs fn in a READ COMMITTED transaction through [Store.do] and
+// commits it; any error rolls everything back. fn may run more than once,
+// so it must assign its results, not append to them.
+func (s *Store) tx(ctx context.Context, op string, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	return s.do(ctx, op, func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if err := fn(ctx, tx); err != nil {
+				return err
+			}
+			if s.beforeCommit != nil {
+				s.beforeCommit(op)
+			}
+			return nil
+		})
+	})
+}
+
+func sqlState(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// wrap turns an error of the database into one wrapping a gatehouse
+// sentinel, chosen by SQLSTATE or error type, never by message text
+// (STYLE.md). Errors that already carry a sentinel pass unchanged.
+func (s *Store) wrap(ctx context.Context, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, gatehouse.ErrNotFound) || errors.Is(err, gatehouse.ErrConflict) || errors.Is(err, gatehouse.ErrUnavailable) {
+		return err
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		// The caller gave up (client gone, server shutting down): say so,
+		// rather than blaming the database.
+		return fmt.Errorf("postgres: %s: %w", op, ctxErr)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || sqlState(err) == "57014" {
+		// Our own QueryTimeout ended it: the database is too slow or gone.
+		return fmt.Errorf("postgres: %s: %w: no answer within %v", op, gatehouse.ErrUnavailable, s.opts.QueryTimeout)
+	}
+	if s.closed.Load() {
+		return fmt.Errorf("postgres: %s: %w: the store is closed", op, gatehouse.ErrUnavailable)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505": // unique_violation
+			return fmt.Errorf("postgres: %s: %w: %w", op, gatehouse.ErrConflict, err)
+		case pe.Code == "23503": // foreign_key_violation: a missing user or session
+			return fmt.Errorf("postgres: %s: %w: %w", op, gatehouse.ErrNotFound, err)
+		case unavailableState(pe.Code):
+			return fmt.Errorf("postgres: %s: %w: %w", op, gatehouse.ErrUnavailable, err)
+		}
+		return fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	if connectionLost(err) {
+		return fmt.Errorf("postgres: %s: %w: %w", op, gatehouse.ErrUnavailable, err)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// unavailableState reports whether a SQLSTATE says the database cannot
+// serve now, rather than that the statement was wrong.
+func unavailableState(code string) bool {
+	switch {
+	case strings.HasPrefix(code, "08"), // connection exception
+		strings.HasPrefix(code, "53"), // insufficient resources (too many connections, disk full)
+		strings.HasPrefix(code, "57P"), // admin/crash shutdown, cannot connect now
+		strings.HasPrefix(code, "58"), // system error (I/O)
+		code == "40001", code == "40P01", // still failing after the retries
+		code == "25006": // read-only transaction: failed over to a standby
+		return true
+	}
+	return false
+}
+
+// connectionLost reports whether err is the loss or refusal of a
+// connection rather than something the statement did.
+func connectionLost(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		pgconn.SafeToRetry(err)
+}
+
+// notFound returns the error of a missing row: "postgres: session ID: not found".
+func notFound(what, id string) error {
+	return fmt.Errorf("postgres: %s %s: %w", what, id, gatehouse.ErrNotFound)
+}
+
+// nullTime stores the zero time as NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// fromNull reads a nullable time in UTC; NULL is the zero time.
+func fromNull(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// nonNil keeps a nil byte slice from being sent as NULL, which the
+// NOT NULL bytea columns would refuse.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
