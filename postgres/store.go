@@ -245,9 +245,9 @@ func (s *Store) wrap(ctx context.Context, op string, err error) error {
 func unavailableState(code string) bool {
 	switch {
 	case strings.HasPrefix(code, "08"), // connection exception
-		strings.HasPrefix(code, "53"), // insufficient resources (too many connections, disk full)
-		strings.HasPrefix(code, "57P"), // admin/crash shutdown, cannot connect now
-		strings.HasPrefix(code, "58"), // system error (I/O)
+		strings.HasPrefix(code, "53"),    // insufficient resources (too many connections, disk full)
+		strings.HasPrefix(code, "57P"),   // admin/crash shutdown, cannot connect now
+		strings.HasPrefix(code, "58"),    // system error (I/O)
 		code == "40001", code == "40P01", // still failing after the retries
 		code == "25006": // read-only transaction: failed over to a standby
 		return true
