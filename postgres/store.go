@@ -105,7 +105,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	})
 	if err != nil {
 		s.pool.Close()
-		return nil, err
+		return nil, oneLine{err}
 	}
 	if schema == nil {
 		s.pool.Close()
@@ -294,3 +294,13 @@ func nonNil(b []byte) []byte {
 	}
 	return b
 }
+
+// oneLine keeps an error on one line: pgconn lists each failed connection
+// attempt on a line of its own, and the command line reports a bad --db in
+// one line (CONTRACT §1).
+type oneLine struct{ err error }
+
+func (e oneLine) Error() string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(e.err.Error(), "\n", " ")), " ")
+}
+func (e oneLine) Unwrap() error { return e.err }

@@ -112,6 +112,12 @@ func (cfg *Config) defaults() error {
 	if cfg.DB == "" {
 		cfg.DB = "sqlite:gatehouse.db"
 	}
+	if isPostgres(cfg.DB) && len(cfg.KeySecret) == 0 {
+		// Refuse before touching the database (CONTRACT §3): instances
+		// behind one load balancer must share the secret, so none may
+		// invent its own.
+		return errors.New("--key-secret is required with PostgreSQL: every instance must share it")
+	}
 	if cfg.Issuer == "" {
 		return errors.New("issuer is required")
 	}

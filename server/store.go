@@ -8,11 +8,17 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/postgres"
 	"github.com/gatehouse/gatehouse/sqlite"
 )
 
+// isPostgres reports whether a --db value names PostgreSQL.
+func isPostgres(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
 // OpenStore opens and migrates the store a --db value names:
-// "sqlite:PATH" (the embedded default).
+// "sqlite:PATH" (the embedded default) or a postgres:// URL.
 func OpenStore(ctx context.Context, db string, log *slog.Logger) (gatehouse.Store, error) {
 	switch {
 	case strings.HasPrefix(db, "sqlite:"):
@@ -29,8 +35,17 @@ func OpenStore(ctx context.Context, db string, log *slog.Logger) (gatehouse.Stor
 			return nil, fmt.Errorf("--db %s: migrate: %w", db, err)
 		}
 		return st, nil
-	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		return nil, errors.New("--db: PostgreSQL is not supported yet; use sqlite:PATH")
+	case isPostgres(db):
+		st, err := postgres.Open(ctx, db, postgres.Options{Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("--db %s: %w", redactDSN(db), err)
+		}
+		// Instances starting at once take turns (an advisory lock).
+		if _, err := st.Migrate(ctx); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("--db %s: migrate: %w", redactDSN(db), err)
+		}
+		return st, nil
 	default:
 		return nil, fmt.Errorf("--db %q: must be sqlite:PATH or a postgres:// URL", redactDSN(db))
 	}
@@ -39,6 +54,14 @@ func OpenStore(ctx context.Context, db string, log *slog.Logger) (gatehouse.Stor
 // Migrate applies the schema migrations of the --db database and returns
 // the names of those it applied.
 func Migrate(ctx context.Context, db string) ([]string, error) {
+	if isPostgres(db) {
+		st, err := postgres.Open(ctx, db, postgres.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("--db %s: %w", redactDSN(db), err)
+		}
+		defer st.Close()
+		return st.Migrate(ctx)
+	}
 	path, ok := strings.CutPrefix(db, "sqlite:")
 	if !ok {
 		_, err := OpenStore(ctx, db, nil)
