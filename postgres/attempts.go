@@ -20,7 +20,7 @@ func (s *Store) Attempts(ctx context.Context, key string, now time.Time) (int, t
 		count int
 		reset time.Time
 	)
-	err := s.do(ctx, "attempts", func(ctx context.Context) error {
+	err := s.read(ctx, "attempts", func(ctx context.Context) error {
 		err := s.pool.QueryRow(ctx, `SELECT count, reset_at FROM attempts WHERE key = $1 AND reset_at > $2`,
 			key, now).Scan(&count, &reset)
 		if errors.Is(err, pgx.ErrNoRows) {

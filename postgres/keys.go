@@ -12,7 +12,7 @@ import (
 // SigningKeys returns every stored signing key, newest first.
 func (s *Store) SigningKeys(ctx context.Context) ([]gatehouse.SigningKey, error) {
 	var out []gatehouse.SigningKey
-	err := s.do(ctx, "signing keys", func(ctx context.Context) error {
+	err := s.read(ctx, "signing keys", func(ctx context.Context) error {
 		rows, err := s.pool.Query(ctx, `SELECT kid, alg, public_key, sealed_private, created_at, retired_at
             FROM signing_keys ORDER BY created_at DESC, kid DESC`)
 		if err != nil {

@@ -136,7 +136,7 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 // database that was never migrated.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
-	err := s.do(ctx, "schema version", func(ctx context.Context) error {
+	err := s.read(ctx, "schema version", func(ctx context.Context) error {
 		var exists bool
 		if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil || !exists {
 			return err

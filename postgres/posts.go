@@ -34,7 +34,7 @@ func scanPost(row pgx.Row) (gatehouse.Post, error) {
 // [gatehouse.ErrNotFound] if there is no such post.
 func (s *Store) Post(ctx context.Context, id string) (*gatehouse.Post, error) {
 	var p gatehouse.Post
-	err := s.do(ctx, "post", func(ctx context.Context) error {
+	err := s.read(ctx, "post", func(ctx context.Context) error {
 		var err error
 		p, err = scanPost(s.pool.QueryRow(ctx, postSelect+` WHERE p.id = $1`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -54,7 +54,7 @@ func (s *Store) Post(ctx context.Context, id string) (*gatehouse.Post, error) {
 // walks the posts_page index, so a page costs the same however deep it is.
 func (s *Store) ListPosts(ctx context.Context, after *gatehouse.PostCursor, limit int) ([]gatehouse.Post, error) {
 	var out []gatehouse.Post
-	err := s.do(ctx, "list posts", func(ctx context.Context) error {
+	err := s.read(ctx, "list posts", func(ctx context.Context) error {
 		var (
 			rows pgx.Rows
 			err  error

@@ -48,7 +48,7 @@ func scanSession(row pgx.Row) (gatehouse.Session, error) {
 // there is no such session.
 func (s *Store) Session(ctx context.Context, id string) (*gatehouse.Session, error) {
 	var sess gatehouse.Session
-	err := s.do(ctx, "session", func(ctx context.Context) error {
+	err := s.read(ctx, "session", func(ctx context.Context) error {
 		var err error
 		sess, err = scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -70,7 +70,7 @@ const liveAt = `revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2`
 // expired at now, newest first.
 func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) ([]gatehouse.Session, error) {
 	var out []gatehouse.Session
-	err := s.do(ctx, "live sessions", func(ctx context.Context) error {
+	err := s.read(ctx, "live sessions", func(ctx context.Context) error {
 		rows, err := s.pool.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
             WHERE user_id = $1 AND `+liveAt+`
             ORDER BY created_at DESC, id DESC`, userID, now)
@@ -151,7 +151,7 @@ func sessionExists(ctx context.Context, q querier, id string) error {
 // wraps [gatehouse.ErrNotFound] when that is not (or no longer) recorded.
 func (s *Store) RetiredAt(ctx context.Context, sessionID string, generation int64) (time.Time, error) {
 	var t time.Time
-	err := s.do(ctx, "retired at", func(ctx context.Context) error {
+	err := s.read(ctx, "retired at", func(ctx context.Context) error {
 		err := s.pool.QueryRow(ctx, `SELECT retired_at FROM retired_tokens WHERE session_id = $1 AND generation = $2`,
 			sessionID, generation).Scan(&t)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -268,7 +268,7 @@ func appendFeed(ctx context.Context, tx pgx.Tx, ids []string, now time.Time) err
 // so a reader that resumes after the last seq it saw misses nothing.
 func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]gatehouse.Revocation, error) {
 	var out []gatehouse.Revocation
-	err := s.do(ctx, "revocations", func(ctx context.Context) error {
+	err := s.read(ctx, "revocations", func(ctx context.Context) error {
 		rows, err := s.pool.Query(ctx, `SELECT seq, session_id FROM revocations
             WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
 		if err != nil {
@@ -291,7 +291,7 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]gate
 // the head, which counts every seq ever handed out and committed.
 func (s *Store) LastRevocationSeq(ctx context.Context) (int64, error) {
 	var seq int64
-	err := s.do(ctx, "last revocation seq", func(ctx context.Context) error {
+	err := s.read(ctx, "last revocation seq", func(ctx context.Context) error {
 		return s.pool.QueryRow(ctx, `SELECT last FROM revocation_head`).Scan(&seq)
 	})
 	return seq, err

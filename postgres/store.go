@@ -100,7 +100,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	var schema *string
-	err = s.do(ctx, "open", func(ctx context.Context) error {
+	err = s.read(ctx, "open", func(ctx context.Context) error {
 		return s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema)
 	})
 	if err != nil {
@@ -120,7 +120,7 @@ func (s *Store) Schema() string { return s.schema }
 
 // Ping reports whether the database answers, within QueryTimeout.
 func (s *Store) Ping(ctx context.Context) error {
-	return s.do(ctx, "ping", func(ctx context.Context) error {
+	return s.read(ctx, "ping", func(ctx context.Context) error {
 		var one int
 		return s.pool.QueryRow(ctx, `SELECT 1`).Scan(&one)
 	})
@@ -136,18 +136,30 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Retries of [Store.do].
-const (
-	connRetries      = 2 // a request that never reached the server
-	serialiseRetries = 5 // a transaction PostgreSQL aborted to break a deadlock
-)
+// serialiseRetries bounds the runs of a transaction PostgreSQL aborted to
+// break a deadlock or a serialization conflict.
+const serialiseRetries = 5
 
-// do runs fn with the Store's deadline and maps its error. It runs fn
-// again when the failure is certain to have happened before anything
-// reached the server (a dead pooled connection after a database restart),
-// and when PostgreSQL aborted it with a serialization failure or a
-// deadlock (40001, 40P01), whose transaction left no trace.
+// do runs a write with the Store's deadline and maps its error. It runs
+// fn again when the failure is certain to have happened before anything
+// reached the server (pgx's SafeToRetry), and when PostgreSQL aborted it
+// with a serialization failure or a deadlock (40001, 40P01), whose
+// transaction left no trace. A write whose connection died after it was
+// sent is not retried: it may have committed, and a second run could
+// answer differently (a taken email, a lost rotation); the caller gets
+// ErrUnavailable and decides.
 func (s *Store) do(ctx context.Context, op string, fn func(ctx context.Context) error) error {
+	return s.run(ctx, op, false, fn)
+}
+
+// read is do for statements that change nothing, which are also retried
+// when their connection was lost mid-way: after a database restart every
+// pooled connection is dead, and a read should not fail for that.
+func (s *Store) read(ctx context.Context, op string, fn func(ctx context.Context) error) error {
+	return s.run(ctx, op, true, fn)
+}
+
+func (s *Store) run(ctx context.Context, op string, readOnly bool, fn func(ctx context.Context) error) error {
 	if s.closed.Load() {
 		return fmt.Errorf("postgres: %s: %w: the store is closed", op, gatehouse.ErrUnavailable)
 	}
@@ -162,8 +174,11 @@ func (s *Store) do(ctx context.Context, op string, fn func(ctx context.Context) 
 		if qctx.Err() != nil {
 			break
 		}
+		lost := pgconn.SafeToRetry(err) || (readOnly && (connectionLost(err) || unavailableState(sqlState(err))))
 		switch {
-		case pgconn.SafeToRetry(err) && conn < connRetries:
+		// Each dead pooled connection fails once, at once, and is dropped:
+		// after a restart there can be as many as the pool holds.
+		case lost && conn <= int(s.opts.MaxConns):
 			conn++
 			continue
 		case (sqlState(err) == "40001" || sqlState(err) == "40P01") && ser < serialiseRetries:

@@ -43,7 +43,7 @@ func scanUser(row pgx.Row) (*gatehouse.User, error) {
 
 func (s *Store) user(ctx context.Context, op, where, arg string, missing error) (*gatehouse.User, error) {
 	var u *gatehouse.User
-	err := s.do(ctx, op, func(ctx context.Context) error {
+	err := s.read(ctx, op, func(ctx context.Context) error {
 		var err error
 		u, err = scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+where+` = $1`, arg))
 		if errors.Is(err, pgx.ErrNoRows) {
