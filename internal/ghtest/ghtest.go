@@ -1,0 +1,181 @@
+// Package ghtest starts a real Gatehouse in process on loopback, for the
+// tests of the SDK packages (verify, client, examples): a real SQLite file,
+// real keys, the real HTTP API, with a request counter in front.
+package ghtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/server"
+)
+
+// Password passes Gatehouse's password policy.
+const Password = "correct horse battery staple"
+
+// Gatehouse is a running Gatehouse.
+type Gatehouse struct {
+	URL    string // the issuer
+	Config server.Config
+	Server *server.Server
+
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+// Start runs a Gatehouse on a fresh SQLite file under t.TempDir(), with
+// cheap password hashing, quick key reloads and no rate limits; mod may
+// change the config. It stops when the test ends.
+func Start(tb testing.TB, mod func(*server.Config)) *Gatehouse {
+	tb.Helper()
+	g := &Gatehouse{counts: map[string]int{}}
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		g.counts[r.Method+" "+r.URL.Path]++
+		g.mu.Unlock()
+		g.Server.ServeHTTP(w, r)
+	}))
+	g.URL = "http://" + ts.Listener.Addr().String()
+	params := password.OWASP
+	params.Memory, params.Time = 64, 1 // tests only: far below OWASP
+	g.Config = server.Config{
+		DB:             "sqlite:" + filepath.Join(tb.TempDir(), "gatehouse.db"),
+		Issuer:         g.URL,
+		PasswordParams: params,
+		HashWorkers:    2,
+		KeyReload:      50 * time.Millisecond,
+		RevocationPoll: 50 * time.Millisecond,
+	}
+	if mod != nil {
+		mod(&g.Config)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, g.Config)
+	if err != nil {
+		cancel()
+		tb.Fatalf("server.New: %v", err)
+	}
+	g.Server = srv
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Run(ctx)
+	}()
+	ts.Start()
+	tb.Cleanup(func() {
+		ts.Close()
+		cancel()
+		<-done
+		srv.Close()
+	})
+	return g
+}
+
+// Count returns how many requests "METHOD /path" got so far.
+func (g *Gatehouse) Count(method, path string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.counts[method+" "+path]
+}
+
+// Tokens is Gatehouse's token response.
+type Tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+// Register creates a user with [Password].
+func (g *Gatehouse) Register(tb testing.TB, email string) {
+	tb.Helper()
+	resp := g.post(tb, "/api/auth/register", map[string]string{"email": email, "password": Password, "name": "Test"})
+	if resp.StatusCode != http.StatusCreated {
+		tb.Fatalf("register %s: status %d", email, resp.StatusCode)
+	}
+}
+
+// Login logs email in with [Password].
+func (g *Gatehouse) Login(tb testing.TB, email string) Tokens {
+	tb.Helper()
+	resp := g.post(tb, "/api/auth/login", map[string]string{"email": email, "password": Password})
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("login %s: status %d", email, resp.StatusCode)
+	}
+	var t Tokens
+	if err := json.NewDecoder(resp.Body).Decode(&t); err != nil {
+		tb.Fatal(err)
+	}
+	return t
+}
+
+func (g *Gatehouse) post(tb testing.TB, path string, body any) *http.Response {
+	tb.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(g.URL+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	return resp
+}
+
+// Rotate makes a new signing key in the database, as "gatehouse keys
+// rotate" does, and waits until the running server signs with it.
+func (g *Gatehouse) Rotate(tb testing.TB) string {
+	tb.Helper()
+	k, err := server.RotateKey(context.Background(), g.Config)
+	if err != nil {
+		tb.Fatalf("rotate: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for g.Server.Tokens().Keys().SignerKID() != k.KID {
+		if time.Now().After(deadline) {
+			tb.Fatalf("the server did not switch to key %s within 10s", k.KID)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the key ring
+	}
+	return k.KID
+}
+
+// Do sends a request with an optional bearer token and returns the status,
+// headers and body.
+func Do(tb testing.TB, method, url, bearer string, body io.Reader) (int, http.Header, []byte) {
+	tb.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, b
+}
+
+// Email returns a unique address for a test.
+func Email(tb testing.TB) string {
+	return fmt.Sprintf("u%d@example.com", time.Now().UnixNano())
+}

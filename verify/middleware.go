@@ -1,0 +1,133 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// ClaimsFromContext returns the claims [Verifier.Middleware] put in a
+// request's context, or nil. It is [gatehouse.ClaimsFromContext], so code
+// that runs under Gatehouse's own handlers reads claims the same way.
+func ClaimsFromContext(ctx context.Context) *gatehouse.AccessClaims {
+	return gatehouse.ClaimsFromContext(ctx)
+}
+
+// Middleware passes requests with a valid bearer token to next, with the
+// token's claims in the request context ([ClaimsFromContext]), and answers
+// every other request with Gatehouse's 401 problem. Its shape,
+// func(http.Handler) http.Handler, fits net/http, chi and gorilla/mux.
+func (v *Verifier) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, err := v.Authenticate(r)
+		if err != nil {
+			v.WriteError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Authenticate verifies the request's "Authorization: Bearer" token and
+// returns the request with the claims in its context. It returns the
+// errors of [Verifier.Verify]; hand them to [Verifier.WriteError]. With
+// these two, frameworks whose handlers are not http.Handler (gin, echo)
+// need a three-line adapter (see the examples).
+func (v *Verifier) Authenticate(r *http.Request) (*http.Request, error) {
+	bearer, err := bearerToken(r)
+	if err != nil {
+		return r, err
+	}
+	c, err := v.Verify(r.Context(), bearer)
+	if err != nil {
+		return r, err
+	}
+	return r.WithContext(gatehouse.NewContext(r.Context(), c)), nil
+}
+
+// bearerToken extracts the token of an "Authorization: Bearer" header
+// (RFC 6750 §2.1) as Gatehouse does: none is token_missing; several
+// headers or another scheme is token_invalid.
+func bearerToken(r *http.Request) (string, error) {
+	h := r.Header.Values("Authorization")
+	if len(h) == 0 {
+		return "", gatehouse.ErrTokenMissing
+	}
+	if len(h) > 1 {
+		return "", fmt.Errorf("%w: several Authorization headers", gatehouse.ErrTokenInvalid)
+	}
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h[0]), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", fmt.Errorf("%w: not a Bearer authorization", gatehouse.ErrTokenInvalid)
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return "", gatehouse.ErrTokenMissing
+	}
+	return tok, nil
+}
+
+// problem is Gatehouse's RFC 9457 problem (httpapi.Problem), member for
+// member and in the same order, so clients switch on the same code.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Code   string `json:"code"`
+}
+
+// problems maps the errors of Verify as Gatehouse's httpapi does.
+var problems = []struct {
+	err         error
+	status      int
+	code        string
+	description string // of the WWW-Authenticate challenge
+}{
+	{gatehouse.ErrTokenMissing, http.StatusUnauthorized, "token_missing", "the access token is invalid"},
+	{gatehouse.ErrTokenExpired, http.StatusUnauthorized, "token_expired", "the access token expired"},
+	{gatehouse.ErrTokenInvalid, http.StatusUnauthorized, "token_invalid", "the access token is invalid"},
+	{gatehouse.ErrSessionRevoked, http.StatusUnauthorized, "session_revoked", "the session was ended"},
+	{gatehouse.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", ""},
+}
+
+// WriteError answers a request refused by [Verifier.Authenticate] or
+// [Verifier.Verify] with Gatehouse's problem: a 401 carries
+// WWW-Authenticate: Bearer, with error="invalid_token" when a token was
+// sent (RFC 6750 §3.1). An error of no known kind is a 500 without detail.
+func (v *Verifier) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	p := problem{Status: http.StatusInternalServerError, Code: "internal_error"}
+	desc := ""
+	for _, m := range problems {
+		if errors.Is(err, m.err) {
+			p = problem{Status: m.status, Code: m.code, Detail: m.err.Error()}
+			desc = m.description
+			break
+		}
+	}
+	if p.Code == "internal_error" {
+		v.log.ErrorContext(r.Context(), "verify: internal error", "err", err)
+	}
+	p.Type = "urn:gatehouse:problem:" + p.Code
+	p.Title = http.StatusText(p.Status)
+	h := w.Header()
+	switch p.Status {
+	case http.StatusUnauthorized:
+		challenge := `Bearer realm="` + v.realm + `"`
+		if r.Header.Get("Authorization") != "" {
+			challenge += `, error="invalid_token", error_description="` + desc + `"`
+		}
+		h.Set("WWW-Authenticate", challenge)
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", "1")
+	}
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
