@@ -31,7 +31,7 @@ type Config struct {
 	// Logger receives one line per request; nil discards.
 	Logger *slog.Logger
 	// App serves everything outside the API (the demo single-page app);
-	// nil serves a placeholder page.
+	// nil serves the app embedded in the binary (package web).
 	App http.Handler
 }
 
@@ -70,7 +70,7 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	app := cfg.App
 	if app == nil {
-		app = placeholderApp()
+		app = defaultApp()
 	}
 	mux := http.NewServeMux()
 	a.routes(mux, app)
