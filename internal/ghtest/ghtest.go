@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,7 +39,18 @@ type Gatehouse struct {
 // change the config. It stops when the test ends.
 func Start(tb testing.TB, mod func(*server.Config)) *Gatehouse {
 	tb.Helper()
-	g := &Gatehouse{counts: map[string]int{}}
+	g, stop, err := Launch(tb.TempDir(), mod)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(stop)
+	return g
+}
+
+// Launch is [Start] for code without a testing.TB (Example functions): it
+// keeps its database in dir and runs until stop is called.
+func Launch(dir string, mod func(*server.Config)) (g *Gatehouse, stop func(), err error) {
+	g = &Gatehouse{counts: map[string]int{}}
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		g.counts[r.Method+" "+r.URL.Path]++
@@ -49,7 +61,7 @@ func Start(tb testing.TB, mod func(*server.Config)) *Gatehouse {
 	params := password.OWASP
 	params.Memory, params.Time = 64, 1 // tests only: far below OWASP
 	g.Config = server.Config{
-		DB:             "sqlite:" + filepath.Join(tb.TempDir(), "gatehouse.db"),
+		DB:             "sqlite:" + filepath.Join(dir, "gatehouse.db"),
 		Issuer:         g.URL,
 		PasswordParams: params,
 		HashWorkers:    2,
@@ -63,7 +75,8 @@ func Start(tb testing.TB, mod func(*server.Config)) *Gatehouse {
 	srv, err := server.New(ctx, g.Config)
 	if err != nil {
 		cancel()
-		tb.Fatalf("server.New: %v", err)
+		ts.Listener.Close()
+		return nil, nil, fmt.Errorf("server.New: %w", err)
 	}
 	g.Server = srv
 	done := make(chan struct{})
@@ -72,13 +85,12 @@ func Start(tb testing.TB, mod func(*server.Config)) *Gatehouse {
 		srv.Run(ctx)
 	}()
 	ts.Start()
-	tb.Cleanup(func() {
+	return g, func() {
 		ts.Close()
 		cancel()
 		<-done
 		srv.Close()
-	})
-	return g
+	}, nil
 }
 
 // Count returns how many requests "METHOD /path" got so far.
@@ -177,5 +189,7 @@ func Do(tb testing.TB, method, url, bearer string, body io.Reader) (int, http.He
 
 // Email returns a unique address for a test.
 func Email(tb testing.TB) string {
-	return fmt.Sprintf("u%d@example.com", time.Now().UnixNano())
+	return fmt.Sprintf("u%d-%d@example.com", time.Now().UnixNano(), emails.Add(1))
 }
+
+var emails atomic.Int64

@@ -1,0 +1,96 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// ErrLoggedOut means there are no tokens: never logged in, logged out, or
+// the session ended at Gatehouse ([*SessionError]). Log in again.
+var ErrLoggedOut = errors.New("client: logged out")
+
+// Error is an RFC 9457 problem answered by Gatehouse (or, without a Code,
+// any other non-success answer). Unwrap returns the root package's
+// sentinel for Code, so errors.Is(err, gatehouse.ErrRateLimited) works.
+type Error struct {
+	Status     int    // HTTP status
+	Code       string // Gatehouse's stable code, e.g. "invalid_credentials"
+	Detail     string
+	RetryAfter string // the Retry-After header, if any
+}
+
+func (e *Error) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("gatehouse: status %d", e.Status)
+	}
+	if e.Detail == "" {
+		return fmt.Sprintf("gatehouse: %d %s", e.Status, e.Code)
+	}
+	return fmt.Sprintf("gatehouse: %d %s: %s", e.Status, e.Code, e.Detail)
+}
+
+// Unwrap returns the sentinel of e.Code, or nil for a code it does not know.
+func (e *Error) Unwrap() error { return sentinels[e.Code] }
+
+// sentinels maps Gatehouse's codes back to the errors httpapi maps them
+// from (CONTRACT §2).
+var sentinels = map[string]error{
+	"validation_failed":     gatehouse.ErrInvalidInput,
+	"email_taken":           gatehouse.ErrEmailTaken,
+	"invalid_credentials":   gatehouse.ErrInvalidCredentials,
+	"rate_limited":          gatehouse.ErrRateLimited,
+	"server_busy":           gatehouse.ErrServerBusy,
+	"token_missing":         gatehouse.ErrTokenMissing,
+	"token_expired":         gatehouse.ErrTokenExpired,
+	"token_invalid":         gatehouse.ErrTokenInvalid,
+	"session_revoked":       gatehouse.ErrSessionRevoked,
+	"refresh_token_invalid": gatehouse.ErrRefreshTokenInvalid,
+	"refresh_token_expired": gatehouse.ErrRefreshTokenExpired,
+	"refresh_token_reused":  gatehouse.ErrRefreshTokenReused,
+	"forbidden":             gatehouse.ErrForbidden,
+	"not_found":             gatehouse.ErrNotFound,
+	"conflict":              gatehouse.ErrConflict,
+	"unavailable":           gatehouse.ErrUnavailable,
+}
+
+// SessionError means Gatehouse refused the refresh token with a 401: the
+// session ended (logout elsewhere, expiry, revocation, or reuse detected).
+// The stored tokens were cleared. errors.Is(err, ErrLoggedOut) reports
+// true, and so does errors.Is with the sentinel of Err.Code.
+type SessionError struct {
+	Err *Error
+}
+
+func (e *SessionError) Error() string { return "client: session ended: " + e.Err.Error() }
+
+// Unwrap returns [ErrLoggedOut] and the problem.
+func (e *SessionError) Unwrap() []error { return []error{ErrLoggedOut, e.Err} }
+
+// maxProblem bounds the problem bodies read.
+const maxProblem = 64 << 10
+
+// readError turns a non-success response into an *Error. It reads and
+// closes the body.
+func readError(resp *http.Response) *Error {
+	defer resp.Body.Close()
+	e := &Error{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxProblem))
+	if isProblem(resp.Header) {
+		var p struct{ Code, Detail string }
+		if json.Unmarshal(b, &p) == nil {
+			e.Code, e.Detail = p.Code, p.Detail
+		}
+	}
+	return e
+}
+
+func isProblem(h http.Header) bool {
+	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	return err == nil && mt == "application/problem+json"
+}
