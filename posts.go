@@ -23,9 +23,15 @@ func (s *Service) CreatePost(ctx context.Context, c *AccessClaims, title, body s
 		verr = verr.Add("title", "is required")
 	case utf8.RuneCountInString(title) > MaxPostTitle || !utf8.ValidString(title):
 		verr = verr.Add("title", "must be at most 200 characters")
+	case strings.ContainsRune(title, 0):
+		// PostgreSQL text cannot hold NUL; refusing it here keeps both
+		// stores answering alike.
+		verr = verr.Add("title", "must not contain NUL characters")
 	}
 	if utf8.RuneCountInString(body) > MaxPostBody || !utf8.ValidString(body) {
 		verr = verr.Add("body", "must be at most 10000 characters")
+	} else if strings.ContainsRune(body, 0) {
+		verr = verr.Add("body", "must not contain NUL characters")
 	}
 	if err := verr.Err(); err != nil {
 		return nil, err

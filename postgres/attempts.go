@@ -22,7 +22,7 @@ func (s *Store) Attempts(ctx context.Context, key string, now time.Time) (int, t
 	)
 	err := s.read(ctx, "attempts", func(ctx context.Context) error {
 		err := s.pool.QueryRow(ctx, `SELECT count, reset_at FROM attempts WHERE key = $1 AND reset_at > $2`,
-			key, now).Scan(&count, &reset)
+			[]byte(key), now).Scan(&count, &reset)
 		if errors.Is(err, pgx.ErrNoRows) {
 			count, reset = 0, time.Time{}
 			return nil
@@ -52,7 +52,7 @@ func (s *Store) AddAttempt(ctx context.Context, key string, now time.Time, windo
                 count    = CASE WHEN a.reset_at > $2 THEN a.count + 1 ELSE 1 END,
                 reset_at = CASE WHEN a.reset_at > $2 THEN a.reset_at ELSE excluded.reset_at END
             RETURNING count, reset_at`,
-			key, now, now.Add(window)).Scan(&count, &reset)
+			[]byte(key), now, now.Add(window)).Scan(&count, &reset)
 	})
 	if err != nil {
 		return 0, time.Time{}, err
@@ -64,7 +64,7 @@ func (s *Store) AddAttempt(ctx context.Context, key string, now time.Time, windo
 // not an error.
 func (s *Store) ClearAttempts(ctx context.Context, key string) error {
 	return s.do(ctx, "clear attempts", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx, `DELETE FROM attempts WHERE key = $1`, key)
+		_, err := s.pool.Exec(ctx, `DELETE FROM attempts WHERE key = $1`, []byte(key))
 		return err
 	})
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -33,6 +34,9 @@ func scanPost(row pgx.Row) (gatehouse.Post, error) {
 // Post returns a post with its author's name; the error wraps
 // [gatehouse.ErrNotFound] if there is no such post.
 func (s *Store) Post(ctx context.Context, id string) (*gatehouse.Post, error) {
+	if hasNUL(id) {
+		return nil, notFound("post", id)
+	}
 	var p gatehouse.Post
 	err := s.read(ctx, "post", func(ctx context.Context) error {
 		var err error
@@ -63,9 +67,15 @@ func (s *Store) ListPosts(ctx context.Context, after *gatehouse.PostCursor, limi
 			rows, err = s.pool.Query(ctx, postSelect+`
                 ORDER BY p.created_at DESC, p.id DESC LIMIT $1`, limit)
 		} else {
+			id := after.ID
+			if hasNUL(id) {
+				// No stored id holds NUL (text cannot), so an id sorts
+				// before P+"\x00…" exactly when it sorts before P+"\x01".
+				id = id[:strings.IndexByte(id, 0)] + "\x01"
+			}
 			rows, err = s.pool.Query(ctx, postSelect+`
                 WHERE (p.created_at, p.id) < ($1, $2)
-                ORDER BY p.created_at DESC, p.id DESC LIMIT $3`, after.CreatedAt, after.ID, limit)
+                ORDER BY p.created_at DESC, p.id DESC LIMIT $3`, after.CreatedAt, id, limit)
 		}
 		if err != nil {
 			return err
@@ -82,6 +92,9 @@ func (s *Store) ListPosts(ctx context.Context, after *gatehouse.PostCursor, limi
 // DeletePost deletes a post; the error wraps [gatehouse.ErrNotFound] if
 // there is no such post.
 func (s *Store) DeletePost(ctx context.Context, id string) error {
+	if hasNUL(id) {
+		return notFound("post", id)
+	}
 	return s.do(ctx, "delete post", func(ctx context.Context) error {
 		tag, err := s.pool.Exec(ctx, `DELETE FROM posts WHERE id = $1`, id)
 		if err != nil {

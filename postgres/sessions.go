@@ -47,6 +47,9 @@ func scanSession(row pgx.Row) (gatehouse.Session, error) {
 // Session returns the session; the error wraps [gatehouse.ErrNotFound] if
 // there is no such session.
 func (s *Store) Session(ctx context.Context, id string) (*gatehouse.Session, error) {
+	if hasNUL(id) {
+		return nil, notFound("session", id)
+	}
 	var sess gatehouse.Session
 	err := s.read(ctx, "session", func(ctx context.Context) error {
 		var err error
@@ -69,6 +72,9 @@ const liveAt = `revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2`
 // LiveSessions lists the user's sessions that are neither revoked nor
 // expired at now, newest first.
 func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) ([]gatehouse.Session, error) {
+	if hasNUL(userID) {
+		return nil, nil
+	}
 	var out []gatehouse.Session
 	err := s.read(ctx, "live sessions", func(ctx context.Context) error {
 		rows, err := s.pool.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
@@ -117,6 +123,9 @@ const rotate = `WITH rotated AS (
 // forgetBefore, and reports whether it rotated. The error wraps
 // [gatehouse.ErrNotFound] if there is no such session.
 func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt, forgetBefore time.Time) (bool, error) {
+	if hasNUL(id) {
+		return false, notFound("session", id)
+	}
 	rotated := false
 	err := s.do(ctx, "rotate session", func(ctx context.Context) error {
 		var n int
@@ -150,6 +159,9 @@ func sessionExists(ctx context.Context, q querier, id string) error {
 // RetiredAt returns when a generation of a session was retired; the error
 // wraps [gatehouse.ErrNotFound] when that is not (or no longer) recorded.
 func (s *Store) RetiredAt(ctx context.Context, sessionID string, generation int64) (time.Time, error) {
+	if hasNUL(sessionID) {
+		return time.Time{}, notFound("retired generation of session", sessionID)
+	}
 	var t time.Time
 	err := s.read(ctx, "retired at", func(ctx context.Context) error {
 		err := s.pool.QueryRow(ctx, `SELECT retired_at FROM retired_tokens WHERE session_id = $1 AND generation = $2`,
@@ -171,6 +183,9 @@ func (s *Store) RetiredAt(ctx context.Context, sessionID string, generation int6
 // revoked, and the error wraps [gatehouse.ErrNotFound] when there is no
 // such session.
 func (s *Store) RevokeSession(ctx context.Context, id, reason string, now time.Time) (bool, error) {
+	if hasNUL(id) {
+		return false, notFound("session", id)
+	}
 	revoked := false
 	err := s.tx(ctx, "revoke session", func(ctx context.Context, tx pgx.Tx) error {
 		revoked = false
@@ -195,6 +210,12 @@ func (s *Store) RevokeSession(ctx context.Context, id, reason string, now time.T
 // exceptSessionID (empty: all of them), appends them to the revocation feed
 // in the same transaction, and returns their ids.
 func (s *Store) RevokeUserSessions(ctx context.Context, userID, exceptSessionID, reason string, now time.Time) ([]string, error) {
+	if hasNUL(userID) {
+		return nil, nil
+	}
+	if hasNUL(exceptSessionID) {
+		exceptSessionID = "" // no session has that id: except none
+	}
 	var ids []string
 	err := s.tx(ctx, "revoke user sessions", func(ctx context.Context, tx pgx.Tx) error {
 		var err error

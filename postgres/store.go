@@ -244,6 +244,8 @@ func (s *Store) wrap(ctx context.Context, op string, err error) error {
 			return fmt.Errorf("postgres: %s: %w: %w", op, gatehouse.ErrConflict, err)
 		case pe.Code == "23503": // foreign_key_violation: a missing user or session
 			return fmt.Errorf("postgres: %s: %w: %w", op, gatehouse.ErrNotFound, err)
+		case pe.Code == "22021" || pe.Code == "22P05": // a NUL (or unencodable) character in text
+			return fmt.Errorf("postgres: %s: %w: text with a NUL character: %w", op, gatehouse.ErrInvalidInput, err)
 		case unavailableState(pe.Code):
 			return fmt.Errorf("postgres: %s: %w: %w", op, gatehouse.ErrUnavailable, err)
 		}
@@ -319,3 +321,16 @@ func (e oneLine) Error() string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(e.err.Error(), "\n", " ")), " ")
 }
 func (e oneLine) Unwrap() error { return e.err }
+
+// hasNUL reports whether any of ss holds a NUL character. PostgreSQL text
+// cannot hold one (SQLite's can), so no stored key has one: a lookup by
+// such a key finds nothing without asking, where sending it would fail
+// with an encoding error (22021) instead of "not found".
+func hasNUL(ss ...string) bool {
+	for _, s := range ss {
+		if strings.IndexByte(s, 0) >= 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -42,6 +42,9 @@ func scanUser(row pgx.Row) (*gatehouse.User, error) {
 }
 
 func (s *Store) user(ctx context.Context, op, where, arg string, missing error) (*gatehouse.User, error) {
+	if hasNUL(arg) {
+		return nil, missing
+	}
 	var u *gatehouse.User
 	err := s.read(ctx, op, func(ctx context.Context) error {
 		var err error
@@ -73,6 +76,9 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*gatehouse.User,
 // SetPasswordHash replaces a user's hash; [gatehouse.ErrNotFound] if there
 // is no such user.
 func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string) error {
+	if hasNUL(userID) {
+		return notFound("user", userID)
+	}
 	return s.do(ctx, "set password hash", func(ctx context.Context) error {
 		tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)
 		if err != nil {
@@ -92,6 +98,12 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string) error 
 // ids of the sessions it revoked, or [gatehouse.ErrNotFound] (and changes
 // nothing) if there is no such user.
 func (s *Store) ChangePassword(ctx context.Context, userID, hash, keepSessionID string, now time.Time) ([]string, error) {
+	if hasNUL(userID) {
+		return nil, notFound("user", userID)
+	}
+	if hasNUL(keepSessionID) {
+		keepSessionID = "" // no session has that id: keep none
+	}
 	var ids []string
 	err := s.tx(ctx, "change password", func(ctx context.Context, tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)

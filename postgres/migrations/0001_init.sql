@@ -78,9 +78,10 @@ CREATE TABLE revocations (
 CREATE INDEX revocations_age ON revocations (revoked_at);
 
 -- Fixed-window attempt counters (login and registration limits), shared by
--- every instance on this database.
+-- every instance on this database. The key is bytea: it holds what a client
+-- typed (an email), which may contain a NUL that text cannot.
 CREATE TABLE attempts (
-    key      text COLLATE "C" NOT NULL PRIMARY KEY,
+    key      bytea       NOT NULL PRIMARY KEY,
     count    integer     NOT NULL,
     reset_at timestamptz NOT NULL
 );
