@@ -15,7 +15,12 @@ import (
 func runCLI(t testing.TB, env map[string]string, stdin string, args ...string) (string, error) {
 	t.Helper()
 	var out strings.Builder
-	getenv := func(k string) string { return env[k] }
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return noEnv(k) // what the pass's store needs
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	err := cli.Run(ctx, append([]string{"gatehouse"}, args...), getenv, strings.NewReader(stdin), &out, &out)

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/cli"
+	"github.com/gatehouse/gatehouse/postgres/pgtest"
 )
 
 // testPassword passes the password policy; weak ones are tested on their own.
@@ -51,17 +54,102 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// startGatehouse runs "gatehouse serve" on a fresh SQLite file with extra
-// flags, and stops it when the test ends.
+// storeKind is a database the suite runs against. TestMain runs the whole
+// suite once per entry of stores, so every test that starts its server
+// with startGatehouse runs on each store: a table of stores, not a copy of
+// the tests.
+type storeKind struct {
+	name string
+	// newDB returns the --db value of a fresh, empty database for one test.
+	newDB func(t testing.TB, dir string) string
+	// env is the environment of every gatehouse command of the pass, as an
+	// operator's would be (noEnv, runCLI).
+	env map[string]string
+}
+
+// pgKeySecret is the --key-secret of the PostgreSQL pass: with PostgreSQL
+// there is no generated secret file, and every instance and CLI command
+// on one database must share the secret (CONTRACT §3).
+const pgKeySecret = "e2e-postgres-key-secret-shared-by-every-instance"
+
+var (
+	sqliteStore = storeKind{
+		name:  "sqlite",
+		newDB: func(t testing.TB, dir string) string { return "sqlite:" + filepath.Join(dir, "gatehouse.db") },
+	}
+	postgresStore = storeKind{
+		name:  "postgres",
+		newDB: func(t testing.TB, dir string) string { return pgtest.URL(t) }, // a schema of its own
+		env:   map[string]string{"GATEHOUSE_KEY_SECRET": pgKeySecret},
+	}
+)
+
+// stores lists the passes: SQLite always, PostgreSQL when
+// GATEHOUSE_TEST_POSTGRES_URL names a test database. GATEHOUSE_E2E_STORES
+// (e.g. "postgres") restricts the passes to those it names.
+var stores = func() []storeKind {
+	all := []storeKind{sqliteStore}
+	if pgtest.BaseURL() != "" {
+		all = append(all, postgresStore)
+	}
+	only := os.Getenv("GATEHOUSE_E2E_STORES")
+	if only == "" {
+		return all
+	}
+	var out []storeKind
+	for _, s := range all {
+		if slices.Contains(strings.Split(only, ","), s.name) {
+			out = append(out, s)
+		}
+	}
+	return out
+}()
+
+// store is the store of the pass in progress.
+var store = sqliteStore
+
+func TestMain(m *testing.M) {
+	code := 0
+	if pgtest.BaseURL() == "" {
+		fmt.Printf("e2e: PostgreSQL pass skipped: set %s to run the suite against PostgreSQL too\n", pgtest.EnvURL)
+	}
+	for _, s := range stores {
+		store = s
+		fmt.Printf("e2e: pass on the %s store\n", s.name)
+		if c := m.Run(); c != 0 {
+			code = c
+		}
+	}
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// onlyOn skips a test outside the pass of the named store.
+func onlyOn(t testing.TB, name, why string) {
+	t.Helper()
+	if store.name != name {
+		t.Skipf("%s store only (%s); this is the %s pass", name, why, store.name)
+	}
+}
+
+// startGatehouse runs "gatehouse serve" on a fresh database of the pass's
+// store with extra flags, and stops it when the test ends.
 func startGatehouse(t testing.TB, args ...string) *instance {
 	t.Helper()
 	dir := t.TempDir()
-	return startGatehouseOn(t, dir, "sqlite:"+filepath.Join(dir, "gatehouse.db"), args...)
+	return startGatehouseOn(t, dir, store.newDB(t, dir), args...)
 }
 
-// startGatehouseOn runs "gatehouse serve" on the given database.
+// startGatehouseOn runs "gatehouse serve" on the given database. A test
+// that names an SQLite file runs in the SQLite pass only: it tests
+// something of SQLite's, and the other passes would only repeat it.
 func startGatehouseOn(t testing.TB, dir, db string, args ...string) *instance {
 	t.Helper()
+	if strings.HasPrefix(db, "sqlite:") {
+		onlyOn(t, "sqlite", "it names an SQLite file")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stdoutR, stdoutW := io.Pipe()
 	logs := &syncBuffer{}
@@ -122,7 +210,9 @@ func startGatehouseOn(t testing.TB, dir, db string, args ...string) *instance {
 	return g
 }
 
-func noEnv(string) string { return "" }
+// noEnv is the environment of the gatehouse commands a test runs: empty,
+// but for what the pass's store needs (PostgreSQL: the shared key secret).
+func noEnv(k string) string { return store.env[k] }
 
 func waitHealthy(t testing.TB, url string) {
 	t.Helper()

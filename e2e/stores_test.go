@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/postgres"
+	"github.com/gatehouse/gatehouse/postgres/pgtest"
+	"github.com/gatehouse/gatehouse/sqlite"
+)
+
+// openStoreOf opens the database of a running server directly, with the
+// key secret its instances use: what an insider with the database and the
+// secret holds.
+func openStoreOf(t *testing.T, g *instance) (gatehouse.Store, []byte) {
+	t.Helper()
+	ctx := context.Background()
+	if path, ok := strings.CutPrefix(g.DB, "sqlite:"); ok {
+		secret, err := os.ReadFile(path + ".key")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := sqlite.Open(ctx, path, sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, secret
+	}
+	st, err := postgres.Open(ctx, g.DB, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, []byte(pgKeySecret)
+}
+
+// TestPostgresDumpHoldsNoUsableSecret is TestDatabaseHoldsNoUsableSecret
+// for PostgreSQL: the text of every row of every table of the schema (what
+// pg_dump would write) holds no refresh token, password or key secret
+// (CONTRACT §3).
+func TestPostgresDumpHoldsNoUsableSecret(t *testing.T) {
+	onlyOn(t, "postgres", "reads the schema's rows")
+	t.Parallel()
+	g := startGatehouse(t)
+	c := newClient(t, g)
+	_, tok := c.newUser("pgdump")
+	c.mustRefresh(tok.Refresh)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, g.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) < 5 {
+		t.Fatalf("tables %v, %v", tables, err)
+	}
+	var dump strings.Builder
+	for _, table := range tables {
+		// Every column as text, bytea as hex and as escaped bytes.
+		rows, err := conn.Query(ctx, `SELECT t::text FROM `+pgx.Identifier{table}.Sanitize()+` t`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range texts {
+			dump.WriteString(s + "\n")
+		}
+	}
+	if !strings.Contains(dump.String(), sidOf(t, tok.Access)) {
+		t.Fatal("the dump lacks the session: it is not a dump of the server's rows")
+	}
+	for what, secret := range map[string]string{
+		"refresh token":      tok.Refresh,
+		"refresh token body": strings.TrimPrefix(tok.Refresh, gatehouse.RefreshTokenPrefix),
+		"password":           testPassword,
+		"key secret":         pgKeySecret,
+	} {
+		if strings.Contains(dump.String(), secret) {
+			t.Errorf("the database holds the %s", what)
+		}
+	}
+}
+
+// TestPostgresNeedsKeySecret: without --key-secret a PostgreSQL server
+// refuses to start, naming the flag, and creates nothing in the database.
+func TestPostgresNeedsKeySecret(t *testing.T) {
+	onlyOn(t, "postgres", "the rule is PostgreSQL's")
+	t.Parallel()
+	db := pgtest.URL(t)
+	_, err := runCLI(t, map[string]string{"GATEHOUSE_KEY_SECRET": ""}, "", "serve", "--addr", "127.0.0.1:0", "--db", db)
+	if err == nil || !strings.Contains(err.Error(), "--key-secret") {
+		t.Fatalf("serve without --key-secret: %v", err)
+	}
+	st, err := postgres.Open(context.Background(), db, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if v, err := st.SchemaVersion(context.Background()); err != nil || v != 0 {
+		t.Fatalf("the refused start migrated the database: version %d, %v", v, err)
+	}
+}
