@@ -1,0 +1,139 @@
+import { useEffect, useState, type ReactNode } from 'react';
+import { RequireAuth, useAuth } from '@gatehouse/react';
+import { Link, navigate, useLocation } from './router';
+import { LoginPage } from './pages/Login';
+import { RegisterPage } from './pages/Register';
+import { DashboardPage } from './pages/Dashboard';
+import { SessionsPage } from './pages/Sessions';
+import { NotFoundPage } from './pages/NotFound';
+
+function toLogin(loginPath: string, returnTo: string) {
+  navigate(`${loginPath}?next=${encodeURIComponent(returnTo)}`, { replace: true });
+}
+
+function Checking() {
+  return (
+    <p className="loading" role="status">
+      Checking your session…
+    </p>
+  );
+}
+
+function Protected({ children }: { children: ReactNode }) {
+  return (
+    <RequireAuth loading={<Checking />} redirect={toLogin}>
+      {children}
+    </RequireAuth>
+  );
+}
+
+export function App() {
+  const { status, user, error, logout, client } = useAuth();
+  const { pathname } = useLocation();
+  const [notice, setNotice] = useState<string | null>(null);
+  const [leaving, setLeaving] = useState(false);
+
+  // Seed 000, "refresh token expiry": the session is over, so clear and go
+  // to /login. RequireAuth would redirect too; this adds the reason.
+  useEffect(() => {
+    const offExpired = client.on('sessionExpired', () => {
+      setNotice('Your session has ended. Please log in again.');
+      const here = location.pathname + location.search;
+      navigate(pathname === '/login' ? here : `/login?next=${encodeURIComponent(here)}`, { replace: true });
+    });
+    const offOut = client.on('signedOut', ({ reason }) => {
+      if (reason === 'remote') {
+        setNotice('You were signed out in another tab.');
+        navigate('/login', { replace: true });
+      }
+    });
+    const offIn = client.on('signedIn', () => setNotice(null));
+    return () => {
+      offExpired();
+      offOut();
+      offIn();
+    };
+  }, [client, pathname]);
+
+  const onLogout = async () => {
+    setLeaving(true);
+    try {
+      await logout();
+      setNotice('You have signed out.');
+      navigate('/login', { replace: true });
+    } finally {
+      setLeaving(false);
+    }
+  };
+
+  let page: ReactNode;
+  switch (pathname) {
+    case '/':
+      page = <Redirect to="/dashboard" />;
+      break;
+    case '/login':
+      page = <LoginPage notice={notice} />;
+      break;
+    case '/register':
+      page = <RegisterPage />;
+      break;
+    case '/dashboard':
+      page = (
+        <Protected>
+          <DashboardPage />
+        </Protected>
+      );
+      break;
+    case '/sessions':
+      page = (
+        <Protected>
+          <SessionsPage onSignedOut={setNotice} />
+        </Protected>
+      );
+      break;
+    default:
+      page = <NotFoundPage />;
+  }
+
+  return (
+    <>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="top">
+        <Link to="/" className="brand">
+          Gatehouse
+        </Link>
+        <nav aria-label="Main">
+          <Link to="/dashboard">Dashboard</Link>
+          <Link to="/sessions">Sessions</Link>
+        </nav>
+        <div className="account">
+          {status === 'authenticated' && user ? (
+            <>
+              <span className="who">
+                Signed in as <strong>{user.name || user.email}</strong>
+              </span>
+              <button type="button" className="secondary" onClick={onLogout} disabled={leaving}>
+                Log out
+              </button>
+            </>
+          ) : status === 'unauthenticated' ? (
+            <span className="who">Not signed in</span>
+          ) : null}
+        </div>
+      </header>
+      {error && (
+        <p className="banner" role="status">
+          Can’t reach the server. Your session is kept; retrying…
+        </p>
+      )}
+      <main id="main">{page}</main>
+    </>
+  );
+}
+
+function Redirect({ to }: { to: string }) {
+  useEffect(() => navigate(to, { replace: true }), [to]);
+  return null;
+}

@@ -1,0 +1,43 @@
+import { AuthError } from '@gatehouse/client';
+
+/** describe turns an error into a sentence for people. */
+export function describe(err: unknown): string {
+  if (!(err instanceof AuthError)) return 'Something went wrong. Please try again.';
+  switch (err.code) {
+    case 'invalid_credentials':
+      return 'Wrong email or password.';
+    case 'rate_limited':
+      return `Too many attempts. Please wait${err.retryAfter ? ` ${err.retryAfter} seconds` : ' a moment'} and try again.`;
+    case 'email_taken':
+      return 'An account with this email already exists. Log in instead?';
+    case 'validation_failed':
+      return 'Please correct the fields marked below.';
+    case 'network_error':
+      return "Can't reach the server. Check your connection and try again.";
+    case 'server_busy':
+    case 'unavailable':
+      return 'The server is busy. Please try again in a moment.';
+    case 'forbidden':
+      return 'You are not allowed to do that.';
+    default:
+      return err.message || 'Something went wrong. Please try again.';
+  }
+}
+
+/** fieldErrors maps a validation error's fields to their messages. */
+export function fieldErrors(err: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (err instanceof AuthError) for (const f of err.fieldErrors) out[f.field] = f.message;
+  return out;
+}
+
+/** failure reads a failed API response into an AuthError. */
+export async function failure(res: Response): Promise<AuthError> {
+  let body: { code?: string; detail?: string; title?: string; errors?: { field: string; message: string }[] } | null = null;
+  try {
+    body = await res.json();
+  } catch {
+    body = null;
+  }
+  return new AuthError(res.status, body?.code ?? `http_${res.status}`, body?.detail ?? body?.title ?? `HTTP ${res.status}`, body);
+}
