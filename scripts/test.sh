@@ -4,6 +4,37 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The browser side (web/): Debian's Chromium for the end-to-end tests, the
+# npm packages, then the app's build. The build comes first because the Go
+# binary embeds web/dist: go test and the e2e tests then see the real app.
+echo "== web: prerequisites"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "Node.js 20.19+ and npm are needed for web/ (the machine's Node.js is used)" >&2
+  exit 1
+fi
+if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "Chromium is needed at /usr/bin/chromium: apt-get install chromium" >&2
+    exit 1
+  fi
+fi
+
+echo "== web: npm ci"
+(cd web && npm ci --no-audit --no-fund)
+
+echo "== web: build (SDK, React bindings, demo app into web/dist)"
+(cd web && npm run build)
+
+echo "== web: unit tests (vitest)"
+(cd web && npm test)
+
+echo "== web: end-to-end tests in Chromium against the real server"
+(cd web && npm run e2e)
+
 echo "== go vet"
 go vet ./...
 
