@@ -14,8 +14,8 @@ import (
 	"github.com/gatehouse/gatehouse/verify"
 )
 
-// gatehouse starts a throwaway Gatehouse for the examples.
-func gatehouse() (url string, stop func()) {
+// startGatehouse starts a throwaway Gatehouse for the examples.
+func startGatehouse() (url string, stop func()) {
 	dir, err := os.MkdirTemp("", "verify-example")
 	if err != nil {
 		log.Fatal(err)
@@ -49,7 +49,7 @@ func statusOf(url, authorization string) string {
 // A service that trusts Gatehouse: one call to New, then the middleware
 // on every protected route.
 func ExampleNew() {
-	issuer, stop := gatehouse()
+	issuer, stop := startGatehouse()
 	defer stop()
 
 	v, err := verify.New(context.Background(), verify.Config{Issuer: issuer, Audience: "gatehouse"})
@@ -102,7 +102,7 @@ func (c *frameworkContext) Abort() { c.aborted = true }
 // and echo takes the net/http middleware as it is:
 // e.Use(echo.WrapMiddleware(v.Middleware)).
 func ExampleVerifier_Authenticate() {
-	issuer, stop := gatehouse()
+	issuer, stop := startGatehouse()
 	defer stop()
 	v, err := verify.New(context.Background(), verify.Config{Issuer: issuer, Audience: "gatehouse"})
 	if err != nil {

@@ -140,6 +140,10 @@ func TestExpiredMatchesGatehouse(t *testing.T) {
 	url := service(t, newVerifier(t, g, nil))
 	tok := user(t, g)
 	h := []string{"Bearer " + tok.AccessToken}
+	// Verified (and cached) while valid: the cache must not outlive exp.
+	if status, _, body := ghtest.Do(t, "GET", url, tok.AccessToken, nil); status != 200 {
+		t.Fatalf("fresh token: %d %s", status, body)
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	var want response
 	for {
