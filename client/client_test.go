@@ -472,3 +472,27 @@ func TestFileStoreRefusesReadableFile(t *testing.T) {
 		t.Fatalf("second clear: %v", err)
 	}
 }
+
+// TestEarlyRefreshMarginIsCapped: a margin longer than the token's life
+// must not make every call refresh.
+func TestEarlyRefreshMarginIsCapped(t *testing.T) {
+	t.Parallel()
+	g := ghtest.Start(t, nil)
+	clk := newClock()
+	s, _ := newSession(t, g, func(c *client.Config) { c.EarlyRefresh, c.Now = time.Hour, clk.Now })
+	for range 5 {
+		if _, err := s.Token(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := g.Count("POST", "/api/auth/refresh"); n != 0 {
+		t.Fatalf("%d refreshes of a fresh token", n)
+	}
+	clk.Add(8 * time.Minute) // past half of the 15 min lifetime
+	if _, err := s.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := g.Count("POST", "/api/auth/refresh"); n != 1 {
+		t.Fatalf("%d refreshes past half the lifetime, want 1", n)
+	}
+}

@@ -35,7 +35,8 @@ type Config struct {
 	// Store keeps the tokens; nil means a new [MemoryStore].
 	Store TokenStore
 	// EarlyRefresh is how long before expiry the access token is renewed;
-	// 0 means 30 s or a tenth of its lifetime, whichever is shorter.
+	// 0 means 30 s or a tenth of its lifetime, whichever is shorter. It is
+	// capped at half the lifetime.
 	EarlyRefresh time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -97,10 +98,13 @@ func (s *Session) release() { <-s.turn }
 
 // refreshAt is when t should be renewed.
 func (s *Session) refreshAt(t *Token) time.Time {
+	life := time.Duration(t.ExpiresIn) * time.Second
 	early := s.cfg.EarlyRefresh
 	if early <= 0 {
-		early = min(30*time.Second, time.Duration(t.ExpiresIn)*time.Second/10)
+		early = min(30*time.Second, life/10)
 	}
+	// A margin as long as the lifetime would refresh on every call.
+	early = min(early, life/2)
 	return t.Expiry.Add(-early)
 }
 
