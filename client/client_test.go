@@ -496,3 +496,42 @@ func TestEarlyRefreshMarginIsCapped(t *testing.T) {
 		t.Fatalf("%d refreshes past half the lifetime, want 1", n)
 	}
 }
+
+// TestRedirectToAnotherHostGetsNoToken: an API that redirects elsewhere
+// (an open redirect, a compromised link) must not receive the token there.
+func TestRedirectToAnotherHostGetsNoToken(t *testing.T) {
+	t.Parallel()
+	g := ghtest.Start(t, nil)
+	s, _ := newSession(t, g, nil)
+	var seen atomic.Value
+	seen.Store("unset")
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(r.Header.Get("Authorization"))
+	}))
+	defer other.Close()
+	var sameHost atomic.Value
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/away":
+			http.Redirect(w, r, other.URL+"/steal", http.StatusFound)
+		case "/here":
+			http.Redirect(w, r, "/landing", http.StatusFound)
+		case "/landing":
+			sameHost.Store(r.Header.Get("Authorization"))
+		}
+	}))
+	defer api.Close()
+	c := &http.Client{Transport: &client.Transport{Source: s}}
+	if status, _ := get(t, c, api.URL+"/away"); status != 200 {
+		t.Fatal(status)
+	}
+	if got := seen.Load().(string); got != "" {
+		t.Fatalf("the other host got Authorization %q", got)
+	}
+	if status, _ := get(t, c, api.URL+"/here"); status != 200 {
+		t.Fatal(status)
+	}
+	if got, _ := sameHost.Load().(string); !strings.HasPrefix(got, "Bearer ") {
+		t.Fatalf("a same-origin redirect lost the token: %q", got)
+	}
+}

@@ -29,9 +29,11 @@ type Refresher interface {
 // not sent and its error is returned; http.Client wraps it in a
 // *url.Error, which errors.Is and errors.As see through.
 //
-// Transport adds the token to every request it carries, redirects to
-// other hosts included: give it to a client that calls only APIs that
-// should see the token.
+// When http.Client follows a redirect to another scheme, host or port,
+// the redirected request is sent without the token (RFC 6750 §5.3: bearer
+// tokens must not leak to unintended parties), as http.Client itself does
+// for an Authorization header set on the request. Give the Transport to a
+// client that calls only the APIs meant to see the token.
 type Transport struct {
 	// Source supplies the tokens. Required.
 	Source TokenSource
@@ -50,6 +52,9 @@ func (t *Transport) base() http.RoundTripper {
 // clone), as the RoundTripper contract asks.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	if crossOriginRedirect(req) {
+		return t.base().RoundTrip(req)
+	}
 	tok, err := t.Source.Token(ctx)
 	if err != nil {
 		closeBody(req)
@@ -85,6 +90,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	discard(resp)
 	return t.base().RoundTrip(authorized(req, nt.AccessToken, body))
+}
+
+// crossOriginRedirect reports whether req is a redirect that http.Client
+// follows to another origin than the request the caller made.
+func crossOriginRedirect(req *http.Request) bool {
+	orig := req
+	for orig.Response != nil && orig.Response.Request != nil {
+		orig = orig.Response.Request
+	}
+	return orig != req && (orig.URL.Scheme != req.URL.Scheme || orig.URL.Host != req.URL.Host)
 }
 
 // authorized clones req with the bearer token and, when body is not nil,
