@@ -45,6 +45,19 @@
 // package server) should use [Local] instead: it asks Gatehouse's own
 // Service, which refuses a revoked session's tokens within a second.
 //
+// A subscription for remote verifiers is designed but not built, since it
+// needs an endpoint Gatehouse does not serve yet: GET
+// /api/auth/revocations?after=SEQ, answering the store's ordered feed
+// (gatehouse.Revocation: seq and sid) from SEQ on, held open until there
+// is news or 25 s pass. The verifier would start from the current SEQ,
+// keep each revoked sid until the longest access-token lifetime has passed
+// (then its tokens are expired anyway), refuse tokens of those sids with
+// session_revoked, and evict them from the cache. Its bound would be one
+// feed round trip plus Gatehouse's own poll (250 ms); while the feed is
+// unreachable the bound falls back to the access-token TTL, and the
+// verifier would have to choose between failing open (that bound) or
+// closed (refusing every token), a choice to leave to the operator.
+//
 // # Errors
 //
 // Refusals are the same RFC 9457 problems as Gatehouse's own protected
