@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	return &Verifier{realm: realmOr(cfg.Realm), log: cfg.Logger, tokens: tv, keys: keys}, nil
 }
 
-// Local returns a Verifier that asks a in-process Gatehouse (library mode)
+// Local returns a Verifier that asks an in-process Gatehouse (library mode)
 // instead of verifying tokens itself. Unlike [New]'s, it refuses the tokens
 // of a revoked session within a second (CONTRACT §4), answering 401
 // session_revoked.
