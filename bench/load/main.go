@@ -9,6 +9,14 @@
 // It starts the server itself (a fresh SQLite file, or --db), so that it can
 // read the server's peak RSS (VmHWM) from /proc. Password hashing uses the
 // production OWASP parameters: login numbers are the real cost.
+//
+// With --instances N it starts N servers on the one --db, behind one
+// issuer as behind a load balancer, and sends each client's successive
+// requests to the instances in turn (a refresh on B of A's token, the hard
+// case). With a postgres:// --db it also reports the database's own
+// commits per request (pg_stat_database.xact_commit delta / requests):
+//
+//	go run ./bench/load --bin /tmp/gatehouse --db 'postgres://postgres@127.0.0.1:5432/gh_bench?sslmode=disable' --instances 2
 package main
 
 import (
@@ -28,6 +36,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func main() {
@@ -44,6 +54,7 @@ type config struct {
 	duration  time.Duration
 	scenarios []string
 	extra     []string
+	instances int
 }
 
 func run(args []string, out io.Writer) error {
@@ -55,6 +66,7 @@ func run(args []string, out io.Writer) error {
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long each scenario runs")
 	scen := fs.String("scenarios", "me,refresh,login", "scenarios to run, in order")
 	extra := fs.String("server-args", "", "extra server flags, space-separated")
+	fs.IntVar(&cfg.instances, "instances", 1, "servers to start on the one --db; each client spreads its requests over them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,28 +84,108 @@ func run(args []string, out io.Writer) error {
 		cfg.db = "sqlite:" + filepath.Join(dir, "load.db")
 	}
 
-	srv, err := startServer(cfg)
-	if err != nil {
-		return err
+	if cfg.instances < 1 {
+		return errors.New("--instances must be at least 1")
 	}
-	defer srv.stop()
+	if cfg.instances > 1 {
+		// One issuer for all, as behind a load balancer: a token of one
+		// instance must verify on the others.
+		cfg.extra = append([]string{"--issuer", "http://gatehouse.load"}, cfg.extra...)
+	}
+	var (
+		srvs  []*server
+		bases []string
+	)
+	defer func() {
+		for _, srv := range srvs {
+			srv.stop()
+		}
+	}()
+	for range cfg.instances {
+		srv, err := startServer(cfg)
+		if err != nil {
+			return err
+		}
+		srvs = append(srvs, srv)
+		bases = append(bases, srv.url)
+	}
+	var commits *commitCounter
+	if strings.HasPrefix(cfg.db, "postgres://") || strings.HasPrefix(cfg.db, "postgresql://") {
+		if commits, err = newCommitCounter(cfg.db); err != nil {
+			return err
+		}
+		defer commits.close()
+	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 4 * cfg.clients, MaxIdleConnsPerHost: 4 * cfg.clients}, Timeout: 30 * time.Second}
-	users, err := setupUsers(hc, srv.url, cfg.clients)
+	users, err := setupUsers(hc, bases[0], cfg.clients)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "gatehouse %s, %d clients, %s per scenario, db %s, GOMAXPROCS of the server: all CPUs\n", srv.url, cfg.clients, cfg.duration, describe(cfg.db))
-	fmt.Fprintf(out, "%-10s %10s %10s %10s %10s %8s %12s\n", "scenario", "requests", "req/s", "p50", "p99", "errors", "peak RSS")
+	fmt.Fprintf(out, "gatehouse %s, %d instance(s), %d clients, %s per scenario, db %s, GOMAXPROCS of the server: all CPUs\n",
+		strings.Join(bases, " "), cfg.instances, cfg.clients, cfg.duration, describe(cfg.db))
+	fmt.Fprintf(out, "%-10s %10s %10s %10s %10s %8s %12s %12s\n", "scenario", "requests", "req/s", "p50", "p99", "errors", "peak RSS", "db commits")
 	for _, name := range cfg.scenarios {
 		sc, ok := scenarios[name]
 		if !ok {
 			return fmt.Errorf("unknown scenario %q", name)
 		}
-		res := measure(hc, srv.url, users, cfg, sc)
-		rss, _ := peakRSS(srv.cmd.Process.Pid)
-		fmt.Fprintf(out, "%-10s %10d %10.0f %10s %10s %8d %9.1f MiB\n", name, res.n, res.rate, res.p50, res.p99, res.errors, float64(rss)/1024)
+		before := commits.settled()
+		res := measure(hc, bases, users, cfg, sc)
+		perReq := "-"
+		if commits != nil && res.n > 0 {
+			perReq = fmt.Sprintf("%.2f/req", float64(commits.settled()-before)/float64(res.n))
+		}
+		var rss int64
+		for _, srv := range srvs {
+			r, _ := peakRSS(srv.cmd.Process.Pid)
+			rss = max(rss, r)
+		}
+		fmt.Fprintf(out, "%-10s %10d %10.0f %10s %10s %8d %9.1f MiB %12s\n", name, res.n, res.rate, res.p50, res.p99, res.errors, float64(rss)/1024, perReq)
 	}
 	return nil
+}
+
+// commitCounter reads the database's count of committed transactions.
+type commitCounter struct{ conn *pgx.Conn }
+
+func newCommitCounter(db string) (*commitCounter, error) {
+	conn, err := pgx.Connect(context.Background(), db)
+	if err != nil {
+		return nil, fmt.Errorf("commit counter: %w", err)
+	}
+	return &commitCounter{conn: conn}, nil
+}
+
+func (c *commitCounter) close() { c.conn.Close(context.Background()) }
+
+// settled returns xact_commit once it has stopped moving: PostgreSQL's
+// backends publish their counts lazily (at most every second while busy,
+// within 10 s once idle), so a read right after the load would miss some.
+// Each read is itself a commit, a few against thousands of requests.
+func (c *commitCounter) settled() int64 {
+	if c == nil {
+		return 0
+	}
+	read := func() int64 {
+		var n int64
+		_ = c.conn.QueryRow(context.Background(),
+			`SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
+		return n
+	}
+	last, same := read(), 0
+	for range 30 {
+		time.Sleep(time.Second)
+		n := read()
+		if n-last <= 1 { // only our own read
+			if same++; same == 3 {
+				return n
+			}
+		} else {
+			same = 0
+		}
+		last = n
+	}
+	return last
 }
 
 func describe(db string) string {
@@ -258,7 +350,7 @@ type result struct {
 	p50, p99 time.Duration
 }
 
-func measure(hc *http.Client, base string, users []*user, cfg config, sc scenario) result {
+func measure(hc *http.Client, bases []string, users []*user, cfg config, sc scenario) result {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration)
 	defer cancel()
 	var mu sync.Mutex
@@ -266,15 +358,15 @@ func measure(hc *http.Client, base string, users []*user, cfg config, sc scenari
 	errs := 0
 	var wg sync.WaitGroup
 	start := time.Now()
-	for _, u := range users {
+	for i, u := range users {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var mine []time.Duration
 			bad := 0
-			for ctx.Err() == nil {
+			for k := i; ctx.Err() == nil; k++ {
 				t0 := time.Now()
-				if err := sc(hc, base, u); err != nil {
+				if err := sc(hc, bases[k%len(bases)], u); err != nil {
 					bad++
 					if bad < 3 {
 						fmt.Fprintln(os.Stderr, "load: request failed:", err)
