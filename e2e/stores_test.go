@@ -2,15 +2,19 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/postgres"
 	"github.com/gatehouse/gatehouse/postgres/pgtest"
+	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/sqlite"
 )
 
@@ -110,5 +114,82 @@ func TestPostgresNeedsKeySecret(t *testing.T) {
 	defer st.Close()
 	if v, err := st.SchemaVersion(context.Background()); err != nil || v != 0 {
 		t.Fatalf("the refused start migrated the database: version %d, %v", v, err)
+	}
+}
+
+// TestPostgresMigrateAndUserCreate: the migrate and user create verbs on
+// PostgreSQL, then a server on that database.
+func TestPostgresMigrateAndUserCreate(t *testing.T) {
+	onlyOn(t, "postgres", "the verbs on PostgreSQL")
+	t.Parallel()
+	db := pgtest.URL(t)
+	out, err := runCLI(t, nil, "", "migrate", "--db", db)
+	if err != nil || !strings.Contains(out, "applied 0001_init") {
+		t.Fatalf("migrate: %v %q", err, out)
+	}
+	out, err = runCLI(t, nil, "", "migrate", "--db", db)
+	if err != nil || !strings.Contains(out, "up to date") {
+		t.Fatalf("second migrate: %v %q", err, out)
+	}
+	out, err = runCLI(t, nil, testPassword+"\n", "user", "create", "--db", db, "--email", "Admin@Example.com", "--password-stdin")
+	if err != nil || !strings.Contains(out, "admin@example.com") {
+		t.Fatalf("user create: %v %q", err, out)
+	}
+	g := startGatehouseOn(t, t.TempDir(), db)
+	newClient(t, g).login("admin@example.com", testPassword)
+}
+
+// TestPostgresInstancesStartAtOnce: several instances starting together
+// on an empty database all start (migrations take turns under the
+// advisory lock), and within a key reload they all sign with one key and
+// verify each other's tokens.
+func TestPostgresInstancesStartAtOnce(t *testing.T) {
+	onlyOn(t, "postgres", "concurrent migrations of PostgreSQL")
+	t.Parallel()
+	db := pgtest.URL(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const n = 3
+	srvs := make([]*server.Server, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			srvs[i], errs[i] = server.New(ctx, server.Config{
+				DB: db, Issuer: lbIssuer, KeySecret: []byte(pgKeySecret), KeyReload: 200 * time.Millisecond,
+			})
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("instance %d did not start: %v", i, errs[i])
+		}
+		defer srvs[i].Close()
+		go srvs[i].Run(ctx)
+	}
+	eventually(t, 5*time.Second, func() string {
+		kid := srvs[0].Tokens().Keys().SignerKID()
+		for i, s := range srvs {
+			if got := s.Tokens().Keys().SignerKID(); got != kid {
+				return fmt.Sprintf("instance %d signs with %s, instance 0 with %s", i, got, kid)
+			}
+		}
+		return ""
+	})
+	now := time.Now()
+	for i, s := range srvs {
+		tok, err := s.Tokens().Issue(&gatehouse.AccessClaims{
+			Issuer: lbIssuer, Subject: gatehouse.NewID(), Audience: []string{"gatehouse"},
+			IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(time.Minute), ID: gatehouse.NewID(), SessionID: gatehouse.NewID(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, v := range srvs {
+			if _, err := v.Tokens().Verify(tok); err != nil {
+				t.Errorf("instance %d refuses a token of instance %d: %v", j, i, err)
+			}
+		}
 	}
 }
