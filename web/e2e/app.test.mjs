@@ -278,12 +278,12 @@ describe('seed 000 in the browser', () => {
   });
 });
 
-describe('several tabs', () => {
+for (const storage of ['cookie', 'localStorage']) describe(`several tabs (${storage} storage)`, () => {
   it('three tabs at each expiry make exactly one refresh call, and all use its token', async () => {
     const email = uniqueEmail('tabs');
     await registerUser(gh.url, email);
     const { context, page: first, w } = await newContext();
-    await loginThroughUI(first, gh.url, email);
+    await loginThroughUI(first, gh.url, email, storage);
     const tabs = [first];
     for (let i = 0; i < 2; i++) {
       const p = await context.newPage();
@@ -291,7 +291,8 @@ describe('several tabs', () => {
       await p.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
       tabs.push(p);
     }
-    await screenshot(tabs[2], '08-third-tab');
+    await tabs[2].getByText(`Token storage: ${storage}`).waitFor();
+    await screenshot(tabs[2], `08-third-tab-${storage}`);
     // Watch a few expiries with all three tabs open.
     const since = w.requests.length;
     await sleep(4 * ACCESS_TTL_MS);
@@ -302,7 +303,11 @@ describe('several tabs', () => {
       const gap = refreshes[i].at - refreshes[i - 1].at;
       assert.ok(gap > ACCESS_TTL_MS / 2, `two refresh calls ${gap} ms apart: ${refreshes.map((r) => r.at - since)}`);
     }
-    for (const r of refreshes) assert.equal((await r.req.response()).status(), 200);
+    for (const r of refreshes) {
+      assert.equal((await r.req.response()).status(), 200);
+      // cookie: the token travels only in the HttpOnly cookie; localStorage: in the body.
+      assert.equal(/refresh_token/.test(r.req.postData() ?? ''), storage === 'localStorage');
+    }
 
     // Every tab adopted the newest token: a request from each carries it.
     const before = w.requests.length;
@@ -325,7 +330,7 @@ describe('several tabs', () => {
     const email = uniqueEmail('tabsout');
     await registerUser(gh.url, email);
     const { context, page: first, w } = await newContext();
-    await loginThroughUI(first, gh.url, email);
+    await loginThroughUI(first, gh.url, email, storage);
     const others = [];
     for (let i = 0; i < 2; i++) {
       const p = await context.newPage();
@@ -339,7 +344,9 @@ describe('several tabs', () => {
       await p.waitForURL(/\/login/);
       await p.getByText('You were signed out in another tab.').waitFor();
     }
-    await screenshot(others[1], '09-signed-out-elsewhere');
+    await screenshot(others[1], `09-signed-out-elsewhere-${storage}`);
+    const left = await others[0].evaluate(() => JSON.stringify({ ...localStorage }));
+    assert.doesNotMatch(left, /access_token|refreshToken|accessToken/, 'tokens left in localStorage');
     assert.equal(w.to('/api/auth/logout', 'POST').length, 1, 'one logout call for all tabs');
     assertNoProblems(w);
     await context.close();

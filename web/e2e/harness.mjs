@@ -143,9 +143,9 @@ export function uniqueEmail(tag) {
   return `${tag}-${process.pid}-${++seq}-${Date.now().toString(36)}@example.com`;
 }
 
-/** loginThroughUI fills the login form and waits for the dashboard. */
-export async function loginThroughUI(page, base, email) {
-  await page.goto(`${base}/login`);
+/** loginThroughUI fills the login form and waits for the dashboard; storage picks the demo's token storage for the browser profile. */
+export async function loginThroughUI(page, base, email, storage) {
+  await page.goto(`${base}/login${storage ? `?storage=${storage}` : ''}`);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Log in' }).click();

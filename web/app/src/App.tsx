@@ -6,6 +6,7 @@ import { RegisterPage } from './pages/Register';
 import { DashboardPage } from './pages/Dashboard';
 import { SessionsPage } from './pages/Sessions';
 import { NotFoundPage } from './pages/NotFound';
+import { storageNotes } from './storage';
 
 function toLogin(loginPath: string, returnTo: string) {
   navigate(`${loginPath}?next=${encodeURIComponent(returnTo)}`, { replace: true });
@@ -129,6 +130,9 @@ export function App() {
         </p>
       )}
       <main id="main">{page}</main>
+      <footer className="foot">
+        Token storage: <strong>{client.storage}</strong> — {storageNotes[client.storage]}
+      </footer>
     </>
   );
 }
