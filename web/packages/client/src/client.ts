@@ -136,6 +136,8 @@ export class AuthClient {
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private retryAttempt = 0;
+  /** The transient failure being backed off from, while a retry is scheduled. */
+  private backoffError: AuthError | null = null;
   private startPromise: Promise<void> | null = null;
   private readonly tokenWaiters = new Set<() => void>();
   private syncWaiter: ((m: Extract<Message, { type: 'state' }>) => void) | null = null;
@@ -409,6 +411,7 @@ export class AuthClient {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.refreshTimer = this.retryTimer = null;
     this.retryAttempt = 0;
+    this.backoffError = null;
   }
 
   // ---- bearer requests ---------------------------------------------------
@@ -492,9 +495,9 @@ export class AuthClient {
     return (await this.refreshFrom(cur)).accessToken;
   }
 
-  /** refresh gets new tokens now (single-flight). Rejects with AuthError. */
+  /** refresh gets new tokens now (single-flight), even while backing off. Rejects with AuthError. */
   refresh(): Promise<Tokens> {
-    return this.refreshFrom(this.tokens);
+    return this.refreshFrom(this.tokens, true);
   }
 
   // ---- refresh -------------------------------------------------------------
@@ -508,14 +511,18 @@ export class AuthClient {
     return t.expiresAt - Math.min(this.margin, life / 4);
   }
 
-  private refreshFrom(stale: Tokens | null): Promise<Tokens> {
+  private refreshFrom(stale: Tokens | null, force = false): Promise<Tokens> {
     if (this.inflight) return this.inflight;
+    // While backing off after a network error or 5xx, requests do not each
+    // start a refresh of their own: they fail fast until the scheduled retry.
+    if (!force && this.retryTimer && this.backoffError) return Promise.reject(this.backoffError);
     const p = this.withLock(() => this.refreshLocked(stale));
     this.inflight = p;
     p.then(
       () => {
         if (this.inflight === p) this.inflight = null;
         this.retryAttempt = 0;
+        this.backoffError = null;
         if (this.retryTimer) clearTimeout(this.retryTimer);
         this.retryTimer = null;
       },
@@ -523,6 +530,7 @@ export class AuthClient {
         if (this.inflight === p) this.inflight = null;
         const err = asAuthError(e);
         if (err.transient && this.tokens) {
+          this.backoffError = err;
           this.setState({ ...this.state, error: err });
           this.scheduleRetry(err);
         }

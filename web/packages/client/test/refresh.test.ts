@@ -148,6 +148,10 @@ describe('within one tab', () => {
     expect(c.getSnapshot().status).toBe('authenticated');
     expect(c.getSnapshot().error?.code).toBe('network_error');
     expect(c.accessToken).toBe(token);
+    // Requests made while backing off fail fast; they do not each refresh.
+    await expect(c.fetch('/api/posts')).rejects.toMatchObject({ code: 'network_error' });
+    await expect(c.fetch('/api/users/me')).rejects.toMatchObject({ code: 'network_error' });
+    expect(b.server.refreshCalls).toBe(1);
     // 1 s, then 2 s, then 4 s.
     await vi.advanceTimersByTimeAsync(999);
     expect(b.server.refreshCalls).toBe(1);
