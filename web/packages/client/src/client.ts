@@ -259,6 +259,9 @@ export class AuthClient {
         return;
       } catch (e) {
         const err = asAuthError(e);
+        // A login (here or in another tab) during start-up wins over what
+        // start-up found.
+        if (this.state.status === 'authenticated') return;
         if (!err.transient) {
           this.clear();
           this.setState({ status: 'unauthenticated', user: null, error: null });
@@ -589,6 +592,10 @@ export class AuthClient {
     const res = await this.authRequest('/api/auth/refresh', body, cookie ? { ...csrfHeaders(), 'X-Refresh-Transport': 'cookie' } : {});
     if (!res.ok) {
       const err = await errorFromResponse(res);
+      // A login or another tab replaced the tokens while this refresh was
+      // on its way: its failure is about tokens nobody uses any more.
+      const cur = this.tokens;
+      if (cur && cur.accessToken !== stale?.accessToken) return cur;
       // A 4xx will not change by retrying: the refresh token expired, was
       // revoked or reused, or none was sent. Clear and let the app send the
       // user to /login (seed 000, "refresh token expiry"). Network errors

@@ -80,14 +80,16 @@ export class FakeGatehouse {
       }
       case 'POST /api/auth/refresh': {
         this.refreshCalls++;
+        // The browser attaches the cookie when it sends the request.
+        const jar = this.cookie;
         if (this.refreshDelay) await new Promise((r) => setTimeout(r, this.refreshDelay));
         const fault = this.refreshFaults.shift() ?? null;
         if (fault === 'network') throw new TypeError('fetch failed');
         if (fault === 500 || fault === 503) return problem(fault, 'internal_error');
         let token = body.refresh_token;
-        if (!token && this.cookie) {
+        if (!token && jar) {
           if (headers.get('X-CSRF-Guard') !== '1') return problem(403, 'csrf_failed');
-          token = this.cookie;
+          token = jar;
         }
         if (fault === 401) return problem(401, 'refresh_token_expired');
         const s = [...this.sessions.values()].find((x) => x.refresh === token);

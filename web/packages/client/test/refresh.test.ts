@@ -269,6 +269,20 @@ describe('start-up validation', () => {
     expect(expired).not.toHaveBeenCalled();
   });
 
+  it('lets a login made while start-up is still checking win over start-up finding no session', async () => {
+    const b = browser();
+    const c = tab(b, 'cookie');
+    b.server.refreshDelay = 50; // start-up's refresh (no cookie yet) is slow
+    const started = c.start();
+    await until(() => b.server.refreshCalls === 1, 'start-up to send its refresh');
+    await c.login('ada@example.com', PASSWORD);
+    await started;
+    expect(b.server.refreshCalls).toBe(1);
+    expect(c.getSnapshot().status).toBe('authenticated');
+    expect(c.accessToken).not.toBeNull();
+    expect((await c.fetch('/api/users/me')).status).toBe(200);
+  });
+
   it('keeps trying while the server is unreachable, showing the error', async () => {
     vi.useFakeTimers();
     const b = browser();
