@@ -319,9 +319,11 @@ for (const storage of ['cookie', 'localStorage']) describe(`several tabs (${stor
       .map((r) => r.auth);
     assert.equal(used.length, 3);
     assert.equal(new Set(used).size, 1, 'the three tabs used different tokens');
-    const newest = w.to('/api/auth/refresh').at(-1);
-    const body = await (await newest.req.response()).json();
-    assert.equal(used[0], `Bearer ${body.access_token}`);
+    // ...and it is the newest one (or the one before, if another expiry
+    // came while the pages loaded).
+    const latest = [];
+    for (const r of w.to('/api/auth/refresh').slice(-2)) latest.push(`Bearer ${(await (await r.req.response()).json()).access_token}`);
+    assert.ok(latest.includes(used[0]), 'the tabs use a token no refresh returned lately');
     assertNoProblems(w);
     await context.close();
   });

@@ -90,6 +90,7 @@ type Message =
 
 const SYNC_WAIT_MS = 250;
 const ADOPT_WAIT_MS = 1000;
+const HANDOFF_MS = 100;
 
 /**
  * AuthClient runs the client side of the token lifecycle against a
@@ -543,8 +544,26 @@ export class AuthClient {
   }
 
   private withLock<T>(fn: () => Promise<T>): Promise<T> {
-    if (!this.locks) return fn();
-    return this.locks.request(this.lockName, () => fn()) as Promise<T>;
+    const locks = this.locks;
+    if (!locks) return fn();
+    return new Promise<T>((resolve, reject) => {
+      locks
+        .request(this.lockName, async () => {
+          try {
+            resolve(await fn());
+          } catch (e) {
+            reject(e);
+          }
+          // The caller has its answer; the lock is kept a moment longer so
+          // that the result's broadcast, and Chromium's cross-process
+          // localStorage, reach the other tabs before the next one in line
+          // checks whether a refresh is still needed (seen in the e2e
+          // tests: without it, a tab whose timer fired just as another
+          // tab's refresh ended would refresh again).
+          await sleep(HANDOFF_MS);
+        })
+        .catch(reject);
+    });
   }
 
   private async refreshLocked(stale: Tokens | null): Promise<Tokens> {
