@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,12 +60,16 @@ func TestFeedSeqVisibleInOrder(t *testing.T) {
 
 	inA := make(chan struct{})
 	releaseA := make(chan struct{})
-	var once sync.Once
+	var first atomic.Bool
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(releaseA) }) }
+	// On a failure, let A finish, or closing the store would wait for it.
+	t.Cleanup(release)
 	st.beforeCommit = func(op string) {
-		once.Do(func() { // only the first transaction, A, is held open
+		if first.CompareAndSwap(false, true) { // only the first transaction, A, is held open
 			close(inA)
 			<-releaseA
-		})
+		}
 	}
 	doneA, doneB := make(chan error, 1), make(chan error, 1)
 	go func() { _, err := st.RevokeSession(ctx, a, gatehouse.ReasonLogout, t0); doneA <- err }()
@@ -88,7 +93,7 @@ func TestFeedSeqVisibleInOrder(t *testing.T) {
 	if revs, err := st.Revocations(ctx, 0, 10); err != nil || len(revs) != 0 {
 		t.Fatalf("feed while A is open = %v, %v; want nothing visible", revs, err)
 	}
-	close(releaseA)
+	release()
 	if err := <-doneA; err != nil {
 		t.Fatal(err)
 	}
