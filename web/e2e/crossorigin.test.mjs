@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
-import { PASSWORD, launchChromium, registerUser, startGatehouse, uniqueEmail, watch } from './harness.mjs';
+import { PASSWORD, cleanupScratch, launchChromium, registerUser, startGatehouse, uniqueEmail, watch } from './harness.mjs';
 
 const sdkDir = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'packages', 'client', 'dist');
 
@@ -60,6 +60,7 @@ after(async () => {
   await gh?.stop();
   allowed?.srv.close();
   foreign?.srv.close();
+  cleanupScratch();
 });
 
 async function open(app) {
