@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,19 +76,26 @@ type Config struct {
 // Server is a running Gatehouse: an [http.Handler] plus the background
 // work started by [Server.Run].
 type Server struct {
-	cfg     Config
-	store   gatehouse.Store
-	svc     *gatehouse.Service
-	tokens  *token.Tokens
-	sealer  *token.Sealer
-	handler http.Handler
-	log     *slog.Logger
-	keysSig string // identity of the loaded key ring, to notice changes
+	cfg         Config
+	store       gatehouse.Store
+	svc         *gatehouse.Service
+	tokens      *token.Tokens
+	sealer      *token.Sealer
+	handler     http.Handler
+	log         *slog.Logger
+	keysMu      sync.Mutex // serialises key ring reloads
+	keysSig     string     // identity of the loaded key ring, to notice changes (keysMu)
+	kidReloadAt time.Time  // last reload for an unknown kid (keysMu)
 }
 
 const (
 	// leeway is the clock skew verifiers allow on exp and nbf (CONTRACT §3: at most 5 s).
 	leeway = 5 * time.Second
+	// unknownKIDReloadEvery bounds the key ring reloads that tokens with an
+	// unknown kid can cause: a flood of forged kids costs one database read
+	// per interval, while a key another instance just started
+	// signing with is accepted at once instead of after Config.KeyReload.
+	unknownKIDReloadEvery = 500 * time.Millisecond
 )
 
 // New opens the database, applies migrations, loads (or creates) the
@@ -177,6 +185,7 @@ func assemble(ctx context.Context, cfg Config, store gatehouse.Store) (*Server, 
 	if err != nil {
 		return nil, err
 	}
+	s.tokens.OnUnknownKID(s.reloadForUnknownKID)
 	refresh, err := gatehouse.NewRefreshTokenCodec(token.DeriveKey(secret, "refresh"))
 	if err != nil {
 		return nil, err
@@ -237,10 +246,30 @@ func (s *Server) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if _, err := s.loadKeys(ctx, false); err != nil && ctx.Err() == nil {
+			s.keysMu.Lock()
+			_, err := s.loadKeys(ctx, false)
+			s.keysMu.Unlock()
+			if err != nil && ctx.Err() == nil {
 				s.log.WarnContext(ctx, "key ring reload failed", "err", err)
 			}
 		}
+	}
+}
+
+// reloadForUnknownKID re-reads the key ring when a token names a kid it
+// lacks, at most once per unknownKIDReloadEvery; callers arriving during a
+// reload wait for it and then look again.
+func (s *Server) reloadForUnknownKID() {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	if time.Since(s.kidReloadAt) < unknownKIDReloadEvery {
+		return
+	}
+	s.kidReloadAt = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := s.loadKeys(ctx, false); err != nil {
+		s.log.Warn("key ring reload for an unknown kid failed", "err", err)
 	}
 }
 

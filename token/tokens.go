@@ -18,13 +18,37 @@ type Tokens struct {
 	issuer, audience string
 	keys             atomic.Pointer[KeySet]
 	verifier         *Verifier
+	onUnknownKID     atomic.Pointer[func()]
 }
 
-// liveKeys is the [KeyLookup] of a Tokens: whatever ring is current.
+// liveKeys is the [KeyLookup] of a Tokens: whatever ring is current, and
+// when a kid is not in it, the ring after [Tokens.OnUnknownKID]'s reload.
 type liveKeys struct{ t *Tokens }
 
 func (l liveKeys) VerificationKey(kid string) (*Key, bool) {
+	if k, ok := l.t.keys.Load().VerificationKey(kid); ok {
+		return k, true
+	}
+	reload := l.t.onUnknownKID.Load()
+	if reload == nil {
+		return nil, false
+	}
+	(*reload)()
 	return l.t.keys.Load().VerificationKey(kid)
+}
+
+// OnUnknownKID installs reload, called (synchronously) when a token names
+// a kid the current ring lacks, before the token is refused: another
+// instance may already sign with a key this one has not loaded yet. reload
+// must bound its own cost (rate limit, single flight): the kid comes from
+// an unauthenticated header and is only ever looked up in the ring, never
+// fetched (RFC 8725 §3.10).
+func (t *Tokens) OnUnknownKID(reload func()) {
+	if reload == nil {
+		t.onUnknownKID.Store(nil)
+		return
+	}
+	t.onUnknownKID.Store(&reload)
 }
 
 // New returns Tokens over ks. See [Config] for the defaults.
