@@ -287,8 +287,12 @@ func TestChangePassword(t *testing.T) {
 	other := c.login(email, testPassword)
 	auth := []string{"Authorization", "Bearer " + keep.Access}
 
-	c.do("POST", "/api/auth/password", map[string]string{"current_password": "not it at all", "new_password": "a brand new passphrase"}, auth...).
-		wantProblem(t, 401, "invalid_credentials")
+	wrong := c.do("POST", "/api/auth/password", map[string]string{"current_password": "not it at all", "new_password": "a brand new passphrase"}, auth...)
+	wrong.wantProblem(t, 401, "invalid_credentials")
+	// Every 401 of a bearer route challenges (RFC 6750 §3); the token was fine.
+	if got := wrong.Header.Get("WWW-Authenticate"); got != `Bearer realm="gatehouse"` {
+		t.Errorf("wrong current password: WWW-Authenticate %q", got)
+	}
 	c.do("POST", "/api/auth/password", map[string]string{"current_password": testPassword, "new_password": "short"}, auth...).
 		wantProblem(t, 422, "validation_failed")
 	c.do("POST", "/api/auth/password", map[string]string{"current_password": testPassword, "new_password": "a brand new passphrase"}).

@@ -47,6 +47,20 @@ func TestCLIHelp(t *testing.T) {
 	if err != nil || !strings.HasPrefix(out, "gatehouse ") {
 		t.Fatalf("version: %v %q", err, out)
 	}
+	out, err = runCLI(t, nil, "", "version", "--help")
+	if err != nil || !strings.Contains(out, "Usage: gatehouse version") {
+		t.Fatalf("version --help: %v %q", err, out)
+	}
+	// The defaults shown are CONTRACT §1's, written as people write them.
+	out, err = runCLI(t, nil, "", "serve", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"(default 10s)", "(default 15m)", "(default 168h)", "(default 720h)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("serve --help lacks %q", want)
+		}
+	}
 }
 
 func TestCLIBadValues(t *testing.T) {
@@ -72,6 +86,7 @@ func TestCLIBadValues(t *testing.T) {
 		{"bad environment value", map[string]string{"GATEHOUSE_ACCESS_TTL": "soon"}, []string{"serve", "--db", db}, "GATEHOUSE_ACCESS_TTL"},
 		{"bad address", nil, []string{"serve", "--db", db, "--addr", "nowhere:-1"}, "--addr"},
 		{"unknown command", nil, []string{"frobnicate"}, "frobnicate"},
+		{"unknown flag of version", nil, []string{"version", "--bogus"}, "--bogus"},
 		{"user create without email", nil, []string{"user", "create", "--db", db, "--password-stdin"}, "--email"},
 		{"sessions revoke of nobody", nil, []string{"sessions", "revoke", "--db", db, "--email", "nobody@example.com"}, "nobody@example.com"},
 		{"short key secret", nil, []string{"keys", "rotate", "--db", db, "--key-secret", "short"}, "--key-secret"},

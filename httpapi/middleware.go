@@ -162,7 +162,7 @@ func (a *api) authenticated(next func(w http.ResponseWriter, r *http.Request, c 
 			var c *gatehouse.AccessClaims
 			c, err = a.svc.Authenticate(r.Context(), token)
 			if err == nil {
-				next(w, r, c)
+				next(bearerChallenger{w}, r, c)
 				return
 			}
 		}
@@ -184,6 +184,21 @@ func (a *api) authenticated(next func(w http.ResponseWriter, r *http.Request, c 
 		a.writeError(w, r, err)
 	})
 }
+
+// bearerChallenger adds the plain Bearer challenge to a 401 a protected
+// handler answers after its token was accepted (a wrong current password):
+// every 401 of a bearer-protected route carries one (RFC 6750 §3, CONTRACT
+// §2), without error="invalid_token" since the token was fine.
+type bearerChallenger struct{ http.ResponseWriter }
+
+func (b bearerChallenger) WriteHeader(status int) {
+	if status == http.StatusUnauthorized && b.Header().Get("WWW-Authenticate") == "" {
+		b.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+	}
+	b.ResponseWriter.WriteHeader(status)
+}
+
+func (b bearerChallenger) Unwrap() http.ResponseWriter { return b.ResponseWriter }
 
 // sameOrigin reports whether the request's Origin, when present, is the
 // server's own (the issuer's, or the Host it was sent to) or one of

@@ -51,6 +51,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "sessions revoke":
 		return sessionsRevoke(ctx, args, getenv, stdout, stderr)
 	case "version":
+		c := newCommand("version", "Print the version of this binary.", "")
+		if err := c.parse(args, getenv, stdout); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return err
+		}
 		fmt.Fprintln(stdout, "gatehouse", version())
 		return nil
 	case "help", "-h", "--help":

@@ -96,9 +96,13 @@ func redact(name, value string) string {
 }
 
 func (c *command) printHelp(w io.Writer) {
-	fmt.Fprintf(w, "Usage: gatehouse %s [flags]%s\n\n%s\n\nFlags (each also read from its environment twin; a flag wins):\n", c.name, c.usage, c.summary)
 	var names []string
 	c.fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if len(names) == 0 {
+		fmt.Fprintf(w, "Usage: gatehouse %s%s\n\n%s\n", c.name, c.usage, c.summary)
+		return
+	}
+	fmt.Fprintf(w, "Usage: gatehouse %s [flags]%s\n\n%s\n\nFlags (each also read from its environment twin; a flag wins):\n", c.name, c.usage, c.summary)
 	sort.Strings(names)
 	for _, n := range names {
 		f := c.fs.Lookup(n)
@@ -138,14 +142,15 @@ func (v limitValue) Set(s string) error {
 	return nil
 }
 
+// shortDuration writes d as a person would: 168h, 15m, 10s (not
+// 168h0m0s). Only zero minutes and seconds after a larger unit are dropped.
 func shortDuration(d time.Duration) string {
 	s := d.String()
-	s = strings.TrimSuffix(s, "0s")
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
 	if strings.HasSuffix(s, "h0m") {
 		s = strings.TrimSuffix(s, "0m")
-	}
-	if s == "" {
-		return "0s"
 	}
 	return s
 }
