@@ -375,7 +375,7 @@ func TestConcurrentMigrate(t *testing.T) {
 		t.Fatalf("%d migrations applied in all, want %d (each once): %v", total, len(ms), applied)
 	}
 	st := openURL(t, url)
-	if v, err := st.SchemaVersion(ctx); err != nil || v != ms[len(ms)-1].version {
+	if v, err := st.SchemaVersion(ctx); err != nil || v != ms[len(ms)-1].Version {
 		t.Fatalf("SchemaVersion = %d, %v", v, err)
 	}
 }

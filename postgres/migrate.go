@@ -4,52 +4,20 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse/gatehouse/internal/migrate"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one embedded SQL file, NNNN_name.sql.
-type migration struct {
-	version int
-	name    string // file name without .sql
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order. It fails on
-// a badly named file or a repeated version, which the tests catch before a
-// release does.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+// migrations returns the embedded migrations in version order.
+func migrations() ([]migrate.Migration, error) {
+	ms, err := migrate.Load(migrationFiles, "migrations/*.sql")
 	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, p := range names {
-		name := strings.TrimSuffix(path.Base(p), ".sql")
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("postgres: migration %s: name is not NNNN_name.sql", p)
-		}
-		body, err := migrationFiles.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(body)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("postgres: migrations %s and %s share a version", ms[i-1].name, ms[i].name)
-		}
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return ms, nil
 }
@@ -104,7 +72,7 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 		did := false
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			var n int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.Version).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
@@ -112,21 +80,21 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 			}
 			// Exec without arguments uses the simple protocol, which runs
 			// a file of several statements.
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
 				return err
 			}
 			did = true
 			return nil
 		})
 		if err != nil {
-			return applied, s.wrap(ctx, "migrate "+m.name, err)
+			return applied, s.wrap(ctx, "migrate "+m.Name, err)
 		}
 		if did {
-			applied = append(applied, m.name)
-			s.log.InfoContext(ctx, "postgres migration applied", "migration", m.name, "schema", s.schema)
+			applied = append(applied, m.Name)
+			s.log.InfoContext(ctx, "postgres migration applied", "migration", m.Name, "schema", s.schema)
 		}
 	}
 	return applied, nil

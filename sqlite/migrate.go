@@ -5,51 +5,19 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/migrate"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one embedded SQL file, NNNN_name.sql.
-type migration struct {
-	version int
-	name    string // file name without .sql
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order. It fails on
-// a badly named file or a repeated version, which the tests catch before a
-// release does.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+// migrations returns the embedded migrations in version order.
+func migrations() ([]migrate.Migration, error) {
+	ms, err := migrate.Load(migrationFiles, "migrations/*.sql")
 	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, p := range names {
-		name := strings.TrimSuffix(path.Base(p), ".sql")
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("sqlite: migration %s: name is not NNNN_name.sql", p)
-		}
-		body, err := migrationFiles.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(body)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("sqlite: migrations %s and %s share a version", ms[i-1].name, ms[i].name)
-		}
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	return ms, nil
 }
@@ -74,22 +42,22 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	var applied []string
 	for _, m := range ms {
 		did := false
-		err := s.writeTx(ctx, "migrate "+m.name, func(tx *sql.Tx) error {
+		err := s.writeTx(ctx, "migrate "+m.Name, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
 				return err
 			}
 			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.version, m.name, time.Now().UnixMicro()); err != nil {
+				m.Version, m.Name, time.Now().UnixMicro()); err != nil {
 				return err
 			}
 			did = true
@@ -99,8 +67,8 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 			return applied, err
 		}
 		if did {
-			applied = append(applied, m.name)
-			s.log.InfoContext(ctx, "sqlite migration applied", "migration", m.name, "path", s.path)
+			applied = append(applied, m.Name)
+			s.log.InfoContext(ctx, "sqlite migration applied", "migration", m.Name, "path", s.path)
 		}
 	}
 	return applied, nil

@@ -20,10 +20,10 @@ func allMigrations(tb testing.TB) []string {
 	}
 	var names []string
 	for i, m := range ms {
-		if m.version != i+1 {
-			tb.Errorf("migration %s has version %d, want %d (no gaps)", m.name, m.version, i+1)
+		if m.Version != i+1 {
+			tb.Errorf("migration %s has version %d, want %d (no gaps)", m.Name, m.Version, i+1)
 		}
-		names = append(names, m.name)
+		names = append(names, m.Name)
 	}
 	return names
 }
@@ -118,8 +118,8 @@ func TestMigrationsAreWellFormed(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range ms {
-		if len(m.sql) == 0 {
-			t.Errorf("migration %s is empty", m.name)
+		if len(m.SQL) == 0 {
+			t.Errorf("migration %s is empty", m.Name)
 		}
 	}
 	allMigrations(t)
