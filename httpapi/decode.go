@@ -9,7 +9,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse"
@@ -178,24 +177,3 @@ func decodeForm(w http.ResponseWriter, r *http.Request, want ...string) (fields,
 	return out, nil
 }
 
-// bearerToken extracts the token of an "Authorization: Bearer" header
-// (RFC 6750 §2.1; the scheme is case-insensitive, RFC 9110 §11.1).
-// It returns "" when there is no such header.
-func bearerToken(r *http.Request) (string, error) {
-	h := r.Header.Values("Authorization")
-	if len(h) == 0 {
-		return "", nil
-	}
-	if len(h) > 1 {
-		return "", fmt.Errorf("%w: several Authorization headers", gatehouse.ErrTokenInvalid)
-	}
-	scheme, token, ok := strings.Cut(strings.TrimSpace(h[0]), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", fmt.Errorf("%w: not a Bearer authorization", gatehouse.ErrTokenInvalid)
-	}
-	token = strings.TrimSpace(token)
-	if token == "" {
-		return "", gatehouse.ErrTokenMissing
-	}
-	return token, nil
-}

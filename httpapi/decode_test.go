@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -92,8 +91,7 @@ func FuzzBearer(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
-		req := &http.Request{Header: http.Header{"Authorization": {h}}}
-		tok, err := bearerToken(req)
+		tok, err := gatehouse.BearerToken([]string{h})
 		if err != nil {
 			if !errors.Is(err, gatehouse.ErrTokenInvalid) && !errors.Is(err, gatehouse.ErrTokenMissing) {
 				t.Fatalf("error %v is neither invalid nor missing", err)

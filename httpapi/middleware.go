@@ -157,7 +157,7 @@ func clientInfo(r *http.Request) gatehouse.ClientInfo {
 // token was sent (RFC 6750 §3.1).
 func (a *api) authenticated(next func(w http.ResponseWriter, r *http.Request, c *gatehouse.AccessClaims)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, err := bearerToken(r)
+		token, err := gatehouse.BearerToken(r.Header.Values("Authorization"))
 		if err == nil {
 			var c *gatehouse.AccessClaims
 			c, err = a.svc.Authenticate(r.Context(), token)

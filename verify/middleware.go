@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -39,7 +37,7 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 // these two, frameworks whose handlers are not http.Handler (gin, echo)
 // need a three-line adapter (see the examples).
 func (v *Verifier) Authenticate(r *http.Request) (*http.Request, error) {
-	bearer, err := bearerToken(r)
+	bearer, err := gatehouse.BearerToken(r.Header.Values("Authorization"))
 	if err != nil {
 		return r, err
 	}
@@ -48,28 +46,6 @@ func (v *Verifier) Authenticate(r *http.Request) (*http.Request, error) {
 		return r, err
 	}
 	return r.WithContext(gatehouse.NewContext(r.Context(), c)), nil
-}
-
-// bearerToken extracts the token of an "Authorization: Bearer" header
-// (RFC 6750 §2.1) as Gatehouse does: none is token_missing; several
-// headers or another scheme is token_invalid.
-func bearerToken(r *http.Request) (string, error) {
-	h := r.Header.Values("Authorization")
-	if len(h) == 0 {
-		return "", gatehouse.ErrTokenMissing
-	}
-	if len(h) > 1 {
-		return "", fmt.Errorf("%w: several Authorization headers", gatehouse.ErrTokenInvalid)
-	}
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(h[0]), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", fmt.Errorf("%w: not a Bearer authorization", gatehouse.ErrTokenInvalid)
-	}
-	tok = strings.TrimSpace(tok)
-	if tok == "" {
-		return "", gatehouse.ErrTokenMissing
-	}
-	return tok, nil
 }
 
 // problem is Gatehouse's RFC 9457 problem (httpapi.Problem), member for
