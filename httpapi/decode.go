@@ -176,4 +176,3 @@ func decodeForm(w http.ResponseWriter, r *http.Request, want ...string) (fields,
 	}
 	return out, nil
 }
-
