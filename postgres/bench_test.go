@@ -1,103 +1,20 @@
 package postgres
 
 import (
-	"context"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/storetest"
 )
 
-// benchSessions stores a user and n sessions and returns the sessions.
-func benchSessions(b *testing.B, s *Store, n int) []*gatehouse.Session {
-	b.Helper()
-	ctx := context.Background()
-	now := time.Now().UTC()
-	u := &gatehouse.User{ID: gatehouse.NewID(), Email: "bench@example.com", PasswordHash: "h", CreatedAt: now}
-	if err := s.CreateUser(ctx, u); err != nil {
-		b.Fatal(err)
-	}
-	out := make([]*gatehouse.Session, n)
-	for i := range out {
-		out[i] = &gatehouse.Session{
-			ID: gatehouse.NewID(), UserID: u.ID, Secret: gatehouse.RandomBytes(32), Generation: 1,
-			CreatedAt: now, LastUsedAt: now, RotatedAt: now,
-			IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour),
-			UserAgent: "bench", IP: "127.0.0.1",
-		}
-		if err := s.CreateSession(ctx, out[i]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return out
-}
+// The benchmarks of a refresh's cost (package storetest). A rotation is one
+// statement (compare-and-swap, record the retirement, forget old ones): one
+// round trip and one commit. In parallel, commits of different sessions
+// proceed at once (PostgreSQL groups their WAL flushes).
 
-// BenchmarkRotateSession measures a refresh's write: one RotateSession
-// statement (compare-and-swap, record the retirement, forget old ones),
-// one round trip and one commit, per iteration. It rotates 1000 sessions in
-// turn, so that each keeps the few retirements a real session has.
-func BenchmarkRotateSession(b *testing.B) {
-	s := openTest(b)
-	sessions := benchSessions(b, s, 1000)
-	ctx := context.Background()
-	i := 0
-	b.ResetTimer()
-	for b.Loop() {
-		sess := sessions[i%len(sessions)]
-		i++
-		now := time.Now()
-		ok, err := s.RotateSession(ctx, sess.ID, sess.Generation, now, now.Add(time.Hour), now.Add(-10*time.Second))
-		if err != nil || !ok {
-			b.Fatalf("RotateSession(%d) = %v, %v", sess.Generation, ok, err)
-		}
-		sess.Generation++
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
-}
+func BenchmarkRotateSession(b *testing.B) { storetest.BenchRotateSession(b, openTest(b)) }
 
-// BenchmarkRotateSessionParallel is a refresh as the Service does it (read
-// the session, then rotate it) from parallel goroutines, as several
-// instances' requests would arrive: commits of different sessions proceed
-// at once (PostgreSQL groups their WAL flushes).
 func BenchmarkRotateSessionParallel(b *testing.B) {
-	s := openTest(b)
-	sessions := benchSessions(b, s, 1000)
-	var next atomic.Int64
-	ctx := context.Background()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			sess := sessions[int(next.Add(1))%len(sessions)]
-			cur, err := s.Session(ctx, sess.ID)
-			if err != nil {
-				b.Errorf("Session: %v", err)
-				return
-			}
-			now := time.Now()
-			if _, err := s.RotateSession(ctx, sess.ID, cur.Generation, now, now.Add(time.Hour), now.Add(-10*time.Second)); err != nil {
-				b.Errorf("RotateSession: %v", err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "refreshes/s")
+	storetest.BenchRotateSessionParallel(b, openTest(b))
 }
 
-// BenchmarkSession measures the read behind a cache miss of the session
-// guard and the start of every refresh.
-func BenchmarkSession(b *testing.B) {
-	s := openTest(b)
-	sessions := benchSessions(b, s, 1000)
-	ctx := context.Background()
-	var i atomic.Int64
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := s.Session(ctx, sessions[int(i.Add(1))%len(sessions)].ID); err != nil {
-				b.Errorf("Session: %v", err)
-				return
-			}
-		}
-	})
-}
+func BenchmarkSession(b *testing.B) { storetest.BenchSession(b, openTest(b)) }

@@ -1,115 +1,30 @@
 package sqlite
 
 import (
-	"context"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/storetest"
 )
 
-// benchSessions stores a user and n sessions and returns the sessions.
-func benchSessions(b *testing.B, s *Store, n int) []*gatehouse.Session {
-	b.Helper()
-	ctx := context.Background()
-	now := time.Now().UTC()
-	u := &gatehouse.User{ID: gatehouse.NewID(), Email: "bench@example.com", PasswordHash: "h", CreatedAt: now}
-	if err := s.CreateUser(ctx, u); err != nil {
-		b.Fatal(err)
-	}
-	out := make([]*gatehouse.Session, n)
-	for i := range out {
-		out[i] = &gatehouse.Session{
-			ID: gatehouse.NewID(), UserID: u.ID, Secret: gatehouse.RandomBytes(32), Generation: 1,
-			CreatedAt: now, LastUsedAt: now, RotatedAt: now,
-			IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour),
-			UserAgent: "bench", IP: "127.0.0.1",
-		}
-		if err := s.CreateSession(ctx, out[i]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return out
-}
+// The benchmarks of a refresh's cost (package storetest), under each
+// synchronous setting: FULL (the default) fsyncs every commit, NORMAL
+// only at checkpoints. Writes queue for the one writer connection, so
+// none fails with SQLITE_BUSY.
 
-// BenchmarkRotateSession measures a refresh's write: one RotateSession
-// transaction (compare-and-swap, record the retirement, forget old ones),
-// committed, per iteration, under each synchronous setting. It rotates
-// 1000 sessions in turn, so that each keeps the few retirements a real
-// session has within the 10s reuse grace.
 func BenchmarkRotateSession(b *testing.B) {
 	for _, mode := range []string{"FULL", "NORMAL"} {
 		b.Run(mode, func(b *testing.B) {
-			s := mustOpenStore(b, Options{Synchronous: mode})
-			sessions := benchSessions(b, s, 1000)
-			ctx := context.Background()
-			i := 0
-			b.ResetTimer()
-			for b.Loop() {
-				sess := sessions[i%len(sessions)]
-				i++
-				now := time.Now()
-				ok, err := s.RotateSession(ctx, sess.ID, sess.Generation, now, now.Add(time.Hour), now.Add(-10*time.Second))
-				if err != nil || !ok {
-					b.Fatalf("RotateSession(%d) = %v, %v", sess.Generation, ok, err)
-				}
-				sess.Generation++
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+			storetest.BenchRotateSession(b, mustOpenStore(b, Options{Synchronous: mode}))
 		})
 	}
 }
 
-// BenchmarkRotateSessionParallel is a refresh as the Service does it (read
-// the session, then rotate it) from parallel goroutines: the writes queue
-// for the one writer connection and none fails with SQLITE_BUSY.
 func BenchmarkRotateSessionParallel(b *testing.B) {
 	for _, mode := range []string{"FULL", "NORMAL"} {
 		b.Run(mode, func(b *testing.B) {
-			s := mustOpenStore(b, Options{Synchronous: mode})
-			sessions := benchSessions(b, s, 1000)
-			var next atomic.Int64
-			ctx := context.Background()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					// Each session is rotated by one goroutine at a time
-					// at most in practice; a lost swap is retried.
-					sess := sessions[int(next.Add(1))%len(sessions)]
-					cur, err := s.Session(ctx, sess.ID)
-					if err != nil {
-						b.Errorf("Session: %v", err)
-						return
-					}
-					now := time.Now()
-					if _, err := s.RotateSession(ctx, sess.ID, cur.Generation, now, now.Add(time.Hour), now.Add(-10*time.Second)); err != nil {
-						b.Errorf("RotateSession: %v", err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+			storetest.BenchRotateSessionParallel(b, mustOpenStore(b, Options{Synchronous: mode}))
 		})
 	}
 }
 
-// BenchmarkSession measures the read behind a cache miss of the session
-// guard and the start of every refresh, from parallel goroutines on the
-// read pool.
-func BenchmarkSession(b *testing.B) {
-	s := mustOpenStore(b, Options{})
-	sessions := benchSessions(b, s, 1000)
-	ctx := context.Background()
-	var i atomic.Int64
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			id := sessions[int(i.Add(1))%len(sessions)].ID
-			if _, err := s.Session(ctx, id); err != nil {
-				b.Errorf("Session: %v", err)
-				return
-			}
-		}
-	})
-}
+func BenchmarkSession(b *testing.B) { storetest.BenchSession(b, mustOpenStore(b, Options{})) }
