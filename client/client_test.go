@@ -53,18 +53,6 @@ func api(t *testing.T, g *ghtest.Gatehouse, leeway time.Duration) string {
 	return ts.URL
 }
 
-// clock is a settable clock.
-type clock struct{ ns atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(time.Now().UnixNano())
-	return c
-}
-
-func (c *clock) Now() time.Time      { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
-
 func newSession(t *testing.T, g *ghtest.Gatehouse, mod func(*client.Config)) (*client.Session, string) {
 	t.Helper()
 	email := ghtest.Email(t)
@@ -228,7 +216,7 @@ func TestUnreplayableBodyIsNotResent(t *testing.T) {
 func TestEarlyRefreshIsSingleFlight(t *testing.T) {
 	t.Parallel()
 	g := ghtest.Start(t, nil)
-	clk := newClock()
+	clk := ghtest.NewClock()
 	s, _ := newSession(t, g, func(c *client.Config) { c.Now = clk.Now })
 	first, err := s.Token(context.Background())
 	if err != nil {
@@ -279,7 +267,7 @@ func (f *failing) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestNetworkErrorIsNotLogout(t *testing.T) {
 	t.Parallel()
 	g := ghtest.Start(t, nil)
-	clk := newClock()
+	clk := ghtest.NewClock()
 	net := &failing{}
 	store := client.FileStore{Path: filepath.Join(t.TempDir(), "tokens.json")}
 	s, _ := newSession(t, g, func(c *client.Config) {
@@ -478,7 +466,7 @@ func TestFileStoreRefusesReadableFile(t *testing.T) {
 func TestEarlyRefreshMarginIsCapped(t *testing.T) {
 	t.Parallel()
 	g := ghtest.Start(t, nil)
-	clk := newClock()
+	clk := ghtest.NewClock()
 	s, _ := newSession(t, g, func(c *client.Config) { c.EarlyRefresh, c.Now = time.Hour, clk.Now })
 	for range 5 {
 		if _, err := s.Token(context.Background()); err != nil {

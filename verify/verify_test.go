@@ -279,26 +279,13 @@ func kidOf(t *testing.T, tok string) string {
 	return hdr.KID
 }
 
-// clock is a settable clock for the refetch rate limit.
-type clock struct{ ns atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(time.Now().UnixNano())
-	return c
-}
-
-func (c *clock) Now() time.Time         { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Add(d time.Duration)    { c.ns.Add(int64(d)) }
-func (c *clock) set(cfg *verify.Config) { cfg.Now = c.Now }
-
 // TestForgedKidFlood sends a thousand tokens with made-up kids: the service
 // refuses them all and asks Gatehouse for its JWKS once per interval.
 func TestForgedKidFlood(t *testing.T) {
 	t.Parallel()
 	g := ghtest.Start(t, nil)
-	clk := newClock()
-	url := service(t, newVerifier(t, g, clk.set))
+	clk := ghtest.NewClock()
+	url := service(t, newVerifier(t, g, func(cfg *verify.Config) { cfg.Now = clk.Now }))
 	real := user(t, g)
 	payload := strings.Split(real.AccessToken, ".")[1]
 
@@ -350,8 +337,8 @@ func TestForgedKidFlood(t *testing.T) {
 func TestUnknownKidWhileLimitedIsRefused(t *testing.T) {
 	t.Parallel()
 	g := ghtest.Start(t, nil)
-	clk := newClock()
-	url := service(t, newVerifier(t, g, clk.set))
+	clk := ghtest.NewClock()
+	url := service(t, newVerifier(t, g, func(cfg *verify.Config) { cfg.Now = clk.Now }))
 	payload := strings.Split(user(t, g).AccessToken, ".")[1]
 	if status, _, _ := ghtest.Do(t, "GET", url, forged(t, "spend-the-budget", payload), nil); status != 401 {
 		t.Fatal("forged token accepted")

@@ -193,3 +193,20 @@ func Email(tb testing.TB) string {
 }
 
 var emails atomic.Int64
+
+// Clock is a settable clock, safe for concurrent use, for the Now hooks of
+// the SDK's configs.
+type Clock struct{ ns atomic.Int64 }
+
+// NewClock returns a Clock set to the current time.
+func NewClock() *Clock {
+	c := &Clock{}
+	c.ns.Store(time.Now().UnixNano())
+	return c
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
+
+// Add moves the clock by d.
+func (c *Clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
