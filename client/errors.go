@@ -35,29 +35,9 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("gatehouse: %d %s: %s", e.Status, e.Code, e.Detail)
 }
 
-// Unwrap returns the sentinel of e.Code, or nil for a code it does not know.
-func (e *Error) Unwrap() error { return sentinels[e.Code] }
-
-// sentinels maps Gatehouse's codes back to the errors httpapi maps them
-// from (CONTRACT §2).
-var sentinels = map[string]error{
-	"validation_failed":     gatehouse.ErrInvalidInput,
-	"email_taken":           gatehouse.ErrEmailTaken,
-	"invalid_credentials":   gatehouse.ErrInvalidCredentials,
-	"rate_limited":          gatehouse.ErrRateLimited,
-	"server_busy":           gatehouse.ErrServerBusy,
-	"token_missing":         gatehouse.ErrTokenMissing,
-	"token_expired":         gatehouse.ErrTokenExpired,
-	"token_invalid":         gatehouse.ErrTokenInvalid,
-	"session_revoked":       gatehouse.ErrSessionRevoked,
-	"refresh_token_invalid": gatehouse.ErrRefreshTokenInvalid,
-	"refresh_token_expired": gatehouse.ErrRefreshTokenExpired,
-	"refresh_token_reused":  gatehouse.ErrRefreshTokenReused,
-	"forbidden":             gatehouse.ErrForbidden,
-	"not_found":             gatehouse.ErrNotFound,
-	"conflict":              gatehouse.ErrConflict,
-	"unavailable":           gatehouse.ErrUnavailable,
-}
+// Unwrap returns the sentinel of e.Code ([gatehouse.ErrorForCode]), or
+// nil for a code it does not know.
+func (e *Error) Unwrap() error { return gatehouse.ErrorForCode(e.Code) }
 
 // SessionError means Gatehouse refused the refresh token with a 401: the
 // session ended (logout elsewhere, expiry, revocation, or reuse detected).

@@ -117,7 +117,7 @@ func (a *api) routes(mux *http.ServeMux, app http.Handler) {
 func methodNotAllowed(a *api, allow string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
-		a.writeError(w, r, errMethodNotAllowed)
+		a.writeError(w, r, gatehouse.ErrMethodNotAllowed)
 	})
 }
 

@@ -91,7 +91,7 @@ func (a *api) refreshTokenOf(w http.ResponseWriter, r *http.Request) (token stri
 		return f["refresh_token"], false, nil
 	case cookie != "":
 		if r.Header.Get("X-CSRF-Guard") != "1" || !a.sameOrigin(r) {
-			return "", true, errCSRF
+			return "", true, gatehouse.ErrCSRF
 		}
 		return cookie, true, nil
 	}
@@ -106,7 +106,7 @@ func (a *api) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 	if token == "" {
 		a.metrics.countRefresh(nil, gatehouse.ErrRefreshTokenInvalid)
-		a.writeError(w, r, &requestError{kind: gatehouse.ErrRefreshTokenInvalid, detail: "no refresh token was sent"})
+		a.writeError(w, r, withDetail(gatehouse.ErrRefreshTokenInvalid, "no refresh token was sent"))
 		return
 	}
 	g, err := a.svc.Refresh(r.Context(), token)

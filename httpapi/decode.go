@@ -20,12 +20,12 @@ const MaxBodyBytes = 1 << 20
 // readBody reads a request body of at most MaxBodyBytes.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > MaxBodyBytes {
-		return nil, errPayloadTooLarge
+		return nil, gatehouse.ErrPayloadTooLarge
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return nil, errPayloadTooLarge
+		return nil, gatehouse.ErrPayloadTooLarge
 	}
 	if err != nil {
 		return nil, badRequest("the request body could not be read")
@@ -41,7 +41,7 @@ func mediaType(r *http.Request) (string, error) {
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return "", errUnsupportedMediaType
+		return "", gatehouse.ErrUnsupportedMediaType
 	}
 	return mt, nil
 }
@@ -68,7 +68,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, allowEmpty bool, want ..
 		return fields{}, nil
 	}
 	if mt != "application/json" {
-		return nil, errUnsupportedMediaType
+		return nil, gatehouse.ErrUnsupportedMediaType
 	}
 	return parseJSONObject(body, want)
 }
@@ -148,7 +148,7 @@ func decodeForm(w http.ResponseWriter, r *http.Request, want ...string) (fields,
 		return decodeJSON(w, r, false, want...)
 	case "application/x-www-form-urlencoded":
 	default:
-		return nil, &requestError{kind: errUnsupportedMediaType, detail: "request body must be application/x-www-form-urlencoded or application/json"}
+		return nil, withDetail(gatehouse.ErrUnsupportedMediaType, "request body must be application/x-www-form-urlencoded or application/json")
 	}
 	body, err := readBody(w, r)
 	if err != nil {

@@ -28,47 +28,8 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
-// errorMap maps sentinel errors to problems; the first match wins, so
-// specific errors come before the ones they wrap.
-var errorMap = []struct {
-	err    error
-	status int
-	code   string
-}{
-	{gatehouse.ErrInvalidInput, http.StatusUnprocessableEntity, "validation_failed"},
-	{gatehouse.ErrEmailTaken, http.StatusConflict, "email_taken"},
-	{gatehouse.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials"},
-	{gatehouse.ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
-	{gatehouse.ErrServerBusy, http.StatusServiceUnavailable, "server_busy"},
-	{gatehouse.ErrTokenMissing, http.StatusUnauthorized, "token_missing"},
-	{gatehouse.ErrTokenExpired, http.StatusUnauthorized, "token_expired"},
-	{gatehouse.ErrTokenInvalid, http.StatusUnauthorized, "token_invalid"},
-	{gatehouse.ErrSessionRevoked, http.StatusUnauthorized, "session_revoked"},
-	{gatehouse.ErrRefreshTokenInvalid, http.StatusUnauthorized, "refresh_token_invalid"},
-	{gatehouse.ErrRefreshTokenExpired, http.StatusUnauthorized, "refresh_token_expired"},
-	{gatehouse.ErrRefreshTokenReused, http.StatusUnauthorized, "refresh_token_reused"},
-	{gatehouse.ErrForbidden, http.StatusForbidden, "forbidden"},
-	{gatehouse.ErrNotFound, http.StatusNotFound, "not_found"},
-	{gatehouse.ErrConflict, http.StatusConflict, "conflict"},
-	{gatehouse.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
-	{errInvalidRequest, http.StatusBadRequest, "invalid_request"},
-	{errPayloadTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
-	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type"},
-	{errCSRF, http.StatusForbidden, "csrf_failed"},
-	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed"},
-}
-
-// Errors of the HTTP layer itself.
-var (
-	errInvalidRequest       = errors.New("invalid request")
-	errPayloadTooLarge      = errors.New("request body larger than 1 MiB")
-	errUnsupportedMediaType = errors.New("request body must be application/json")
-	errCSRF                 = errors.New("cross-site request refused")
-	errMethodNotAllowed     = errors.New("method not allowed")
-)
-
-// requestError is an errInvalidRequest-class error with a detail the
-// client may see.
+// requestError is an error of a sentinel's kind with a detail the client
+// may see.
 type requestError struct {
 	kind   error
 	detail string
@@ -77,31 +38,33 @@ type requestError struct {
 func (e *requestError) Error() string { return e.detail }
 func (e *requestError) Unwrap() error { return e.kind }
 
-func badRequest(detail string) error { return &requestError{kind: errInvalidRequest, detail: detail} }
+// withDetail returns kind with detail as the problem's detail.
+func withDetail(kind error, detail string) error { return &requestError{kind: kind, detail: detail} }
+
+func badRequest(detail string) error { return withDetail(gatehouse.ErrInvalidRequest, detail) }
 
 // problemFor maps err to a problem; ok is false for an unmapped error,
 // which is answered 500 with no detail.
 func problemFor(err error) (p Problem, ok bool) {
-	for _, m := range errorMap {
-		if errors.Is(err, m.err) {
-			p = Problem{Status: m.status, Code: m.code, Title: http.StatusText(m.status), Detail: m.err.Error()}
-			var re *requestError
-			if errors.As(err, &re) {
-				p.Detail = re.detail
-			}
-			var ve *gatehouse.ValidationError
-			if errors.As(err, &ve) {
-				p.Detail = "some fields are not valid"
-				p.Errors = fieldErrors(ve)
-			}
-			p.Type = "urn:gatehouse:problem:" + p.Code
-			return p, true
-		}
+	c, ok := gatehouse.Code(err)
+	p = Problem{
+		Type: "urn:gatehouse:problem:" + c.Code, Title: http.StatusText(c.Status),
+		Status: c.Status, Code: c.Code,
 	}
-	return Problem{
-		Type: "urn:gatehouse:problem:internal_error", Title: http.StatusText(500),
-		Status: 500, Code: "internal_error",
-	}, false
+	if !ok {
+		return p, false
+	}
+	p.Detail = c.Err.Error()
+	var re *requestError
+	if errors.As(err, &re) {
+		p.Detail = re.detail
+	}
+	var ve *gatehouse.ValidationError
+	if errors.As(err, &ve) {
+		p.Detail = "some fields are not valid"
+		p.Errors = fieldErrors(ve)
+	}
+	return p, true
 }
 
 func fieldErrors(ve *gatehouse.ValidationError) []FieldError {

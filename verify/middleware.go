@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse"
@@ -58,18 +57,13 @@ type problem struct {
 	Code   string `json:"code"`
 }
 
-// problems maps the errors of Verify as Gatehouse's httpapi does.
-var problems = []struct {
-	err         error
-	status      int
-	code        string
-	description string // of the WWW-Authenticate challenge
-}{
-	{gatehouse.ErrTokenMissing, http.StatusUnauthorized, "token_missing", "the access token is invalid"},
-	{gatehouse.ErrTokenExpired, http.StatusUnauthorized, "token_expired", "the access token expired"},
-	{gatehouse.ErrTokenInvalid, http.StatusUnauthorized, "token_invalid", "the access token is invalid"},
-	{gatehouse.ErrSessionRevoked, http.StatusUnauthorized, "session_revoked", "the session was ended"},
-	{gatehouse.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", ""},
+// challengeDescriptions are the error_description of the WWW-Authenticate
+// challenge for each 401 that Verify returns (RFC 6750 §3).
+var challengeDescriptions = map[error]string{
+	gatehouse.ErrTokenMissing:   "the access token is invalid",
+	gatehouse.ErrTokenExpired:   "the access token expired",
+	gatehouse.ErrTokenInvalid:   "the access token is invalid",
+	gatehouse.ErrSessionRevoked: "the session was ended",
 }
 
 // WriteError answers a request refused by [Verifier.Authenticate] or
@@ -77,16 +71,16 @@ var problems = []struct {
 // WWW-Authenticate: Bearer, with error="invalid_token" when a token was
 // sent (RFC 6750 §3.1). An error of no known kind is a 500 without detail.
 func (v *Verifier) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	p := problem{Status: http.StatusInternalServerError, Code: "internal_error"}
+	c, ok := gatehouse.Code(err)
+	p := problem{Status: c.Status, Code: c.Code}
 	desc := ""
-	for _, m := range problems {
-		if errors.Is(err, m.err) {
-			p = problem{Status: m.status, Code: m.code, Detail: m.err.Error()}
-			desc = m.description
-			break
+	if ok {
+		p.Detail = c.Err.Error()
+		desc = challengeDescriptions[c.Err]
+		if desc == "" {
+			desc = "the access token is invalid"
 		}
-	}
-	if p.Code == "internal_error" {
+	} else {
 		v.log.ErrorContext(r.Context(), "verify: internal error", "err", err)
 	}
 	p.Type = "urn:gatehouse:problem:" + p.Code
