@@ -49,7 +49,7 @@ func openStore(t *testing.T, path string) *sqlite.Store {
 
 // newService assembles a Service over a store, creating a signing key in
 // it when there is none.
-func newService(t *testing.T, st gatehouse.Store, pw gatehouse.Passwords) *gatehouse.Service {
+func newService(t *testing.T, st gatehouse.Store, pw gatehouse.Passwords, mods ...func(*gatehouse.Config)) *gatehouse.Service {
 	t.Helper()
 	ctx := context.Background()
 	sealer, err := token.NewSealer(keySecret)
@@ -85,10 +85,13 @@ func newService(t *testing.T, st gatehouse.Store, pw gatehouse.Passwords) *gateh
 	if pw == nil {
 		pw = mustHasher(t)
 	}
-	svc, err := gatehouse.New(gatehouse.Config{
-		Store: st, Tokens: tk, Passwords: pw, RefreshTokens: codec,
-		Issuer: "http://test", Audience: "gatehouse", RevocationPoll: 50 * time.Millisecond,
-	})
+	cfg := gatehouse.DefaultConfig()
+	cfg.Store, cfg.Tokens, cfg.Passwords, cfg.RefreshTokens = st, tk, pw, codec
+	cfg.Issuer, cfg.Audience, cfg.RevocationPoll = "http://test", "gatehouse", 50*time.Millisecond
+	for _, mod := range mods {
+		mod(&cfg)
+	}
+	svc, err := gatehouse.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

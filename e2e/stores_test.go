@@ -155,9 +155,9 @@ func TestPostgresInstancesStartAtOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			srvs[i], errs[i] = server.New(ctx, server.Config{
-				DB: db, Issuer: lbIssuer, KeySecret: []byte(pgKeySecret), KeyReload: 200 * time.Millisecond,
-			})
+			cfg := server.DefaultConfig()
+			cfg.DB, cfg.Issuer, cfg.KeySecret, cfg.KeyReload = db, lbIssuer, []byte(pgKeySecret), 200*time.Millisecond
+			srvs[i], errs[i] = server.New(ctx, cfg)
 		})
 	}
 	wg.Wait()

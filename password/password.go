@@ -43,8 +43,8 @@ const (
 	maxKeyLen  = 128
 )
 
-// validate reports what is wrong with p, or nil.
-func (p Params) validate() error {
+// Validate reports parameters out of the ranges argon2id and this package accept.
+func (p Params) Validate() error {
 	switch {
 	case p.Time < 1 || p.Time > maxTime:
 		return fmt.Errorf("time %d out of range 1..%d", p.Time, maxTime)
@@ -102,7 +102,7 @@ func New(cfg Config) (*Hasher, error) {
 	if cfg.Params == (Params{}) {
 		cfg.Params = OWASP
 	}
-	if err := cfg.Params.validate(); err != nil {
+	if err := cfg.Params.Validate(); err != nil {
 		return nil, fmt.Errorf("password: params: %w", err)
 	}
 	if cfg.Workers < 0 || cfg.MaxQueue < 0 || cfg.MaxWait < 0 || cfg.MinLength < 0 || cfg.MaxLength < 0 {

@@ -86,7 +86,7 @@ func parsePHC(s string) (*phc, error) {
 		return nil, errBase64
 	}
 	p.params.SaltLen, p.params.KeyLen = uint32(len(p.salt)), uint32(len(p.key))
-	if err := p.params.validate(); err != nil {
+	if err := p.params.Validate(); err != nil {
 		return nil, fmt.Errorf("parameters out of range: %w", err)
 	}
 	return &p, nil

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/verify"
 )
@@ -37,13 +36,11 @@ func Example_libraryMode() {
 	app := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + app.Listener.Addr().String()
 
-	params := password.OWASP
-	params.Memory, params.Time = 64, 1 // example only: use the defaults
-	gh, err := server.New(ctx, server.Config{
-		DB:             "sqlite:" + filepath.Join(dir, "auth.db"), // or a postgres:// URL
-		Issuer:         issuer,
-		PasswordParams: params,
-	})
+	cfg := server.DefaultConfig()
+	cfg.DB = "sqlite:" + filepath.Join(dir, "auth.db") // or a postgres:// URL
+	cfg.Issuer = issuer
+	cfg.PasswordParams.Memory, cfg.PasswordParams.Time = 64, 1 // example only: keep the defaults
+	gh, err := server.New(ctx, cfg)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 // loadKeys reads the key ring from the store and installs it. At start-up
 // (initial) it first creates a signing key when there is none, or when
 // Config.SigningAlg names another algorithm than the one in force.
-func (s *Server) loadKeys(ctx context.Context, initial bool) (*token.KeySet, error) {
+func (s *Core) loadKeys(ctx context.Context, initial bool) (*token.KeySet, error) {
 	stored, err := s.store.SigningKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
@@ -83,7 +83,7 @@ func checkSecret(stored []gatehouse.SigningKey, sealer *token.Sealer) error {
 
 func keyErr(err error) error {
 	if errors.Is(err, token.ErrWrongKeySecret) {
-		return errors.New("--key-secret does not decrypt the stored signing keys (is it the secret this database was created with?)")
+		return configErr("KeySecret", "does not decrypt the stored signing keys (is it the secret this database was created with?)")
 	}
 	return fmt.Errorf("signing keys: %w", err)
 }
@@ -94,26 +94,23 @@ func keyErr(err error) error {
 // servers pick the new key up within Config.KeyReload.
 func RotateKey(ctx context.Context, cfg Config) (*gatehouse.SigningKey, error) {
 	if cfg.Issuer == "" {
-		cfg.Issuer = "http://localhost" // unused here, but defaults() wants one
+		cfg.Issuer = "http://localhost" // unused here, but Validate wants one
 	}
-	if err := cfg.defaults(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.SigningAlg == token.HS256 {
-		return nil, errors.New("HS256 signs with --hmac-secret: rotate by changing that secret")
+		return nil, configErr("SigningAlg", "HS256 signs with the HMAC secret: rotate by changing that secret")
 	}
-	store, err := OpenStore(ctx, cfg.DB, cfg.Logger)
+	db, _ := ParseDB(cfg.DB)
+	store, err := OpenStore(ctx, db, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
 	defer store.Close()
-	secret, err := keySecret(cfg)
+	_, sealer, err := openSealer(cfg, db)
 	if err != nil {
 		return nil, err
-	}
-	sealer, err := token.NewSealer(secret)
-	if err != nil {
-		return nil, fmt.Errorf("--key-secret: %w", err)
 	}
 	stored, err := store.SigningKeys(ctx)
 	if err != nil {

@@ -18,12 +18,11 @@ import (
 // a forged kid is still refused.
 func TestUnknownKIDReloadsTheKeyRing(t *testing.T) {
 	ctx := context.Background()
-	cfg := server.Config{
-		DB:        "sqlite:" + filepath.Join(t.TempDir(), "g.db"),
-		Issuer:    "http://gatehouse.test",
-		KeySecret: bytes.Repeat([]byte("s"), 32),
-		KeyReload: time.Hour, // only the unknown-kid path can pick up the new key
-	}
+	cfg := server.DefaultConfig()
+	cfg.DB = "sqlite:" + filepath.Join(t.TempDir(), "g.db")
+	cfg.Issuer = "http://gatehouse.test"
+	cfg.KeySecret = bytes.Repeat([]byte("s"), 32)
+	cfg.KeyReload = time.Hour // only the unknown-kid path can pick up the new key
 	a, err := server.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,9 @@
 // lifecycle service and HTTP API) from one [Config]. cmd/gatehouse is built
 // on it, and a Go application can mount Gatehouse inside itself:
 //
-//	gh, err := server.New(ctx, server.Config{DB: "sqlite:auth.db", Issuer: "https://example.com"})
+//	cfg := server.DefaultConfig()
+//	cfg.DB, cfg.Issuer = "sqlite:auth.db", "https://example.com"
+//	gh, err := server.New(ctx, cfg)
 //	...
 //	go gh.Run(ctx)
 //	mux.Handle("/", gh)
@@ -15,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,62 +31,27 @@ import (
 	"github.com/gatehouse/gatehouse/token"
 )
 
-// Config configures a Gatehouse. Zero values take the CONTRACT §1 defaults.
-type Config struct {
-	// DB is "sqlite:PATH" (the default, "sqlite:gatehouse.db").
-	DB string
-	// Issuer is the iss of every token and the base of the metadata URLs;
-	// required.
-	Issuer   string
-	Audience string // default "gatehouse"
-
-	AccessTTL  time.Duration // default 15m
-	RefreshTTL time.Duration // default 168h
-	SessionTTL time.Duration // default 720h
-	ReuseGrace time.Duration // default 10s; negative: none
-
-	// SigningAlg is EdDSA, ES256, RS256 or HS256. Empty means the algorithm
-	// in force: the newest stored key's, or EdDSA when there is none.
-	SigningAlg string
-	HMACSecret []byte // HS256 only; at least 32 bytes
-	// KeySecret protects the private signing keys at rest. With SQLite and
-	// none given, one is generated into KeySecretFile (default: the
-	// database path + ".key", mode 0600) on first start.
-	KeySecret     []byte
-	KeySecretFile string
-
-	CORSOrigins   []string
-	LoginLimit    gatehouse.Limit
-	RegisterLimit gatehouse.Limit
-
-	// Password hashing (zero: OWASP parameters, GOMAXPROCS workers).
-	PasswordParams password.Params
-	HashWorkers    int
-
-	// KeyReload is how often the key ring is re-read from the database, so
-	// that a rotation made by another process takes effect (default 2s).
-	KeyReload time.Duration
-	// RevocationPoll is how often the revocation feed is read (default 250ms).
-	RevocationPoll time.Duration
-
-	Logger *slog.Logger
-	// App serves the demo single-page app; nil serves a placeholder.
-	App http.Handler
-}
-
-// Server is a running Gatehouse: an [http.Handler] plus the background
-// work started by [Server.Run].
-type Server struct {
+// Core is Gatehouse without its HTTP layer: the store, the signing keys
+// and the lifecycle service. The CLI's admin verbs open one ([Open]);
+// [Server] adds the HTTP API.
+type Core struct {
 	cfg         Config
 	store       gatehouse.Store
 	svc         *gatehouse.Service
 	tokens      *token.Tokens
 	sealer      *token.Sealer
-	handler     http.Handler
+	hasher      *password.Hasher
 	log         *slog.Logger
 	keysMu      sync.Mutex // serialises key ring reloads
 	keysSig     string     // identity of the loaded key ring, to notice changes (keysMu)
 	kidReloadAt time.Time  // last reload for an unknown kid (keysMu)
+}
+
+// Server is a running Gatehouse: an [http.Handler] plus the background
+// work started by [Server.Run].
+type Server struct {
+	*Core
+	handler http.Handler
 }
 
 const (
@@ -101,143 +67,123 @@ const (
 // New opens the database, applies migrations, loads (or creates) the
 // signing keys and returns a Gatehouse ready to serve.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if err := cfg.defaults(); err != nil {
-		return nil, err
-	}
-	store, err := OpenStore(ctx, cfg.DB, cfg.Logger)
+	metrics := httpapi.NewMetrics()
+	core, err := open(ctx, cfg, metrics.Revoked)
 	if err != nil {
 		return nil, err
 	}
-	s, err := assemble(ctx, cfg, store)
+	registerPoolMetrics(metrics.Registry(), core.hasher)
+	s := &Server{Core: core}
+	s.handler = httpapi.NewHandler(httpapi.Config{
+		Service: core.svc, Issuer: core.cfg.Issuer,
+		JWKS:        func() []byte { return core.tokens.Keys().JWKS() },
+		Ready:       core.store.Ping,
+		CORSOrigins: cfg.CORSOrigins,
+		Metrics:     metrics,
+		Logger:      core.log,
+		App:         cfg.App,
+	})
+	return s, nil
+}
+
+// Open opens the database, applies migrations and loads the keys, without
+// the HTTP layer: for one-shot administration (creating a user, ending
+// sessions). Close it when done.
+func Open(ctx context.Context, cfg Config) (*Core, error) {
+	return open(ctx, cfg, nil)
+}
+
+func open(ctx context.Context, cfg Config, onRevoke func(string, int)) (*Core, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	db, _ := ParseDB(cfg.DB) // valid: Validate parsed it
+	store, err := OpenStore(ctx, db, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	c, err := assemble(ctx, cfg, db, store, onRevoke)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	return s, nil
+	return c, nil
 }
 
-func (cfg *Config) defaults() error {
-	if cfg.DB == "" {
-		cfg.DB = "sqlite:gatehouse.db"
-	}
-	if isPostgres(cfg.DB) && len(cfg.KeySecret) == 0 {
-		// Refuse before touching the database (CONTRACT §3): instances
-		// behind one load balancer must share the secret, so none may
-		// invent its own.
-		return errors.New("--key-secret is required with PostgreSQL: every instance must share it")
-	}
-	if cfg.Issuer == "" {
-		return errors.New("issuer is required")
-	}
-	u, err := url.Parse(cfg.Issuer)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("issuer %q: must be an http(s) URL without query or fragment", cfg.Issuer)
-	}
-	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
-	if cfg.Audience == "" {
-		cfg.Audience = "gatehouse"
-	}
-	if cfg.AccessTTL == 0 {
-		cfg.AccessTTL = 15 * time.Minute
-	}
-	if cfg.RefreshTTL == 0 {
-		cfg.RefreshTTL = 168 * time.Hour
-	}
-	if cfg.SessionTTL == 0 {
-		cfg.SessionTTL = 720 * time.Hour
-	}
-	if cfg.KeyReload <= 0 {
-		cfg.KeyReload = 2 * time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	switch cfg.SigningAlg {
-	case "", token.EdDSA, token.ES256, token.RS256:
-		if len(cfg.HMACSecret) > 0 {
-			return errors.New("--hmac-secret is only used with --signing-alg HS256")
-		}
-	case token.HS256:
-		if len(cfg.HMACSecret) < 32 {
-			return errors.New("--hmac-secret: HS256 needs a secret of at least 32 bytes (RFC 7518 §3.2)")
-		}
-	default:
-		return fmt.Errorf("--signing-alg %q: must be EdDSA, ES256, RS256 or HS256", cfg.SigningAlg)
-	}
-	return nil
-}
-
-func assemble(ctx context.Context, cfg Config, store gatehouse.Store) (*Server, error) {
-	secret, err := keySecret(cfg)
+// openSealer returns the sealer of the private signing keys: the
+// configured key secret, or for SQLite the one in the file beside the
+// database (generated on first start).
+func openSealer(cfg Config, db DB) (secret []byte, _ *token.Sealer, _ error) {
+	secret, err := keySecret(cfg, db)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sealer, err := token.NewSealer(secret)
 	if err != nil {
-		return nil, fmt.Errorf("--key-secret: %w", err)
+		return nil, nil, &gatehouse.ConfigError{Field: "KeySecret", Err: err}
 	}
-	s := &Server{cfg: cfg, store: store, sealer: sealer, log: cfg.Logger}
-	ks, err := s.loadKeys(ctx, true)
+	return secret, sealer, nil
+}
+
+func assemble(ctx context.Context, cfg Config, db DB, store gatehouse.Store, onRevoke func(string, int)) (*Core, error) {
+	secret, sealer, err := openSealer(cfg, db)
 	if err != nil {
 		return nil, err
 	}
-	s.tokens, err = token.New(token.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: leeway}, ks)
+	c := &Core{cfg: cfg, store: store, sealer: sealer, log: cfg.Logger}
+	ks, err := c.loadKeys(ctx, true)
 	if err != nil {
 		return nil, err
 	}
-	s.tokens.OnUnknownKID(s.reloadForUnknownKID)
+	c.tokens, err = token.New(token.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: leeway}, ks)
+	if err != nil {
+		return nil, err
+	}
+	c.tokens.OnUnknownKID(c.reloadForUnknownKID)
 	refresh, err := gatehouse.NewRefreshTokenCodec(token.DeriveKey(secret, "refresh"))
 	if err != nil {
 		return nil, err
 	}
-	hasher, err := password.New(password.Config{Params: cfg.PasswordParams, Workers: cfg.HashWorkers})
+	c.hasher, err = password.New(password.Config{Params: cfg.PasswordParams, Workers: cfg.HashWorkers})
 	if err != nil {
 		return nil, err
 	}
-	metrics := httpapi.NewMetrics()
-	registerPoolMetrics(metrics.Registry(), hasher)
-	s.svc, err = gatehouse.New(gatehouse.Config{
-		Store: store, Tokens: s.tokens, Passwords: hasher, RefreshTokens: refresh,
-		Issuer: cfg.Issuer, Audience: cfg.Audience,
-		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, SessionTTL: cfg.SessionTTL, ReuseGrace: cfg.ReuseGrace,
-		LoginLimit: cfg.LoginLimit, RegisterLimit: cfg.RegisterLimit,
-		RevocationPoll: cfg.RevocationPoll,
-		Logger:         cfg.Logger,
-		OnRevoke:       metrics.Revoked,
-	})
+	svcCfg := gatehouse.DefaultConfig()
+	svcCfg.Store, svcCfg.Tokens, svcCfg.Passwords, svcCfg.RefreshTokens = store, c.tokens, c.hasher, refresh
+	svcCfg.Issuer, svcCfg.Audience = cfg.Issuer, cfg.Audience
+	svcCfg.Policy = cfg.Policy
+	svcCfg.RevocationPoll = cfg.RevocationPoll
+	svcCfg.Logger = cfg.Logger
+	svcCfg.OnRevoke = onRevoke
+	c.svc, err = gatehouse.New(svcCfg)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.svc.Start(ctx); err != nil {
+	if err := c.svc.Start(ctx); err != nil {
 		return nil, err
 	}
-	s.handler = httpapi.NewHandler(httpapi.Config{
-		Service: s.svc, Issuer: cfg.Issuer,
-		JWKS:        func() []byte { return s.tokens.Keys().JWKS() },
-		Ready:       store.Ping,
-		CORSOrigins: cfg.CORSOrigins,
-		Metrics:     metrics,
-		Logger:      cfg.Logger,
-		App:         cfg.App,
-	})
-	return s, nil
+	return c, nil
 }
 
 // ServeHTTP serves the Gatehouse API and app.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // Service returns the lifecycle service, for embedders and the CLI.
-func (s *Server) Service() *gatehouse.Service { return s.svc }
+func (s *Core) Service() *gatehouse.Service { return s.svc }
 
 // Store returns the store.
-func (s *Server) Store() gatehouse.Store { return s.store }
+func (s *Core) Store() gatehouse.Store { return s.store }
 
 // Tokens returns the access-token issuer and verifier.
-func (s *Server) Tokens() *token.Tokens { return s.tokens }
+func (s *Core) Tokens() *token.Tokens { return s.tokens }
 
 // Run does the background work until ctx ends: following revocations made
 // by other processes, reloading rotated keys, pruning expired rows.
-func (s *Server) Run(ctx context.Context) {
+func (s *Core) Run(ctx context.Context) {
 	go s.svc.Run(ctx)
 	tick := time.NewTicker(s.cfg.KeyReload)
 	defer tick.Stop()
@@ -259,7 +205,7 @@ func (s *Server) Run(ctx context.Context) {
 // reloadForUnknownKID re-reads the key ring when a token names a kid it
 // lacks, at most once per unknownKIDReloadEvery; callers arriving during a
 // reload wait for it and then look again.
-func (s *Server) reloadForUnknownKID() {
+func (s *Core) reloadForUnknownKID() {
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
 	if time.Since(s.kidReloadAt) < unknownKIDReloadEvery {
@@ -274,24 +220,20 @@ func (s *Server) reloadForUnknownKID() {
 }
 
 // Close closes the database.
-func (s *Server) Close() error { return s.store.Close() }
+func (s *Core) Close() error { return s.store.Close() }
 
 // keySecret returns the configured key secret, or for SQLite the one in
 // the file beside the database, generating it on first start (CONTRACT §3).
-func keySecret(cfg Config) ([]byte, error) {
+func keySecret(cfg Config, db DB) ([]byte, error) {
 	if len(cfg.KeySecret) > 0 {
-		if len(cfg.KeySecret) < 32 {
-			return nil, errors.New("--key-secret: must be at least 32 bytes")
-		}
-		return cfg.KeySecret, nil
+		return cfg.KeySecret, nil // Validate checked its length
 	}
-	path, ok := strings.CutPrefix(cfg.DB, "sqlite:")
-	if !ok {
-		return nil, errors.New("--key-secret is required with PostgreSQL: every instance must share it")
+	if db.Postgres() {
+		return nil, configErr("KeySecret", "is required with PostgreSQL: every instance must share it")
 	}
 	file := cfg.KeySecretFile
 	if file == "" {
-		file = path + ".key"
+		file = db.Path + ".key"
 	}
 	return readOrCreateSecretFile(file)
 }

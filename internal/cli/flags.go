@@ -225,3 +225,22 @@ func (v nonNegativeDuration) Set(s string) error {
 	*v.d = d
 	return nil
 }
+
+// uint32Value is an unsigned 32-bit flag (the argon2id parameters).
+type uint32Value struct{ v *uint32 }
+
+func (v uint32Value) String() string {
+	if v.v == nil {
+		return "0"
+	}
+	return strconv.FormatUint(uint64(*v.v), 10)
+}
+
+func (v uint32Value) Set(s string) error {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number from 0 to %d", s, uint32(1<<32-1))
+	}
+	*v.v = uint32(n)
+	return nil
+}

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/server"
 )
 
@@ -58,16 +57,13 @@ func Launch(dir string, mod func(*server.Config)) (g *Gatehouse, stop func(), er
 		g.Server.ServeHTTP(w, r)
 	}))
 	g.URL = "http://" + ts.Listener.Addr().String()
-	params := password.OWASP
-	params.Memory, params.Time = 64, 1 // tests only: far below OWASP
-	g.Config = server.Config{
-		DB:             "sqlite:" + filepath.Join(dir, "gatehouse.db"),
-		Issuer:         g.URL,
-		PasswordParams: params,
-		HashWorkers:    2,
-		KeyReload:      50 * time.Millisecond,
-		RevocationPoll: 50 * time.Millisecond,
-	}
+	g.Config = server.DefaultConfig()
+	g.Config.DB = "sqlite:" + filepath.Join(dir, "gatehouse.db")
+	g.Config.Issuer = g.URL
+	g.Config.PasswordParams.Memory, g.Config.PasswordParams.Time = 64, 1 // tests only: far below OWASP
+	g.Config.HashWorkers = 2
+	g.Config.KeyReload = 50 * time.Millisecond
+	g.Config.RevocationPoll = 50 * time.Millisecond
 	if mod != nil {
 		mod(&g.Config)
 	}

@@ -1,0 +1,243 @@
+package gatehouse
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Register creates an account. It counts against the register limit of the
+// client address and returns a *ValidationError, ErrEmailTaken,
+// *RateLimitError or ErrServerBusy.
+func (s *Service) Register(ctx context.Context, email, password, name string, client ClientInfo) (*User, error) {
+	if l := s.cfg.RegisterLimit; l.N > 0 {
+		count, resetAt, err := s.store.AddAttempt(ctx, "register|"+client.IP, s.now(), l.Window)
+		if err != nil {
+			return nil, err
+		}
+		if count > l.N {
+			return nil, &RateLimitError{RetryAfter: retryAfter(resetAt, s.now())}
+		}
+	}
+	return s.CreateUser(ctx, email, password, name)
+}
+
+// CreateUser creates an account without counting attempts (the CLI's
+// "user create"). Errors as [Service.Register].
+func (s *Service) CreateUser(ctx context.Context, email, password, name string) (*User, error) {
+	var verr *ValidationError
+	canonical, err := CanonicalEmail(email)
+	if err != nil {
+		verr = verr.Add("email", err.Error())
+	}
+	if msg := s.cfg.Passwords.Check(password); msg != "" {
+		verr = verr.Add("password", msg)
+	} else if resemblesAccount(password, canonical, name) {
+		verr = verr.Add("password", msgResemblesAccount)
+	}
+	name = strings.TrimSpace(name)
+	if utf8.RuneCountInString(name) > 100 || !utf8.ValidString(name) || strings.ContainsFunc(name, isControl) {
+		verr = verr.Add("name", "must be at most 100 printable characters")
+	}
+	if err := verr.Err(); err != nil {
+		return nil, err
+	}
+	hash, err := s.cfg.Passwords.Hash(ctx, password)
+	if err != nil {
+		return nil, err
+	}
+	u := &User{ID: NewID(), Email: canonical, Name: name, PasswordHash: hash, CreatedAt: s.now().UTC().Truncate(time.Microsecond)} // µs: what both stores keep
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+
+// Login checks a password and starts a session. It returns
+// ErrInvalidCredentials alike for an unknown email and a wrong password
+// (same answer, and the same hashing cost), *RateLimitError once the
+// (account, client address) pair is over the login limit, even with the
+// right password, and ErrServerBusy when the hashing pool is full.
+func (s *Service) Login(ctx context.Context, email, password string, client ClientInfo) (*Grant, error) {
+	var verr *ValidationError
+	if strings.TrimSpace(email) == "" {
+		verr = verr.Add("email", "is required")
+	}
+	if password == "" {
+		verr = verr.Add("password", "is required")
+	}
+	if err := verr.Err(); err != nil {
+		return nil, err
+	}
+	canonical, emailErr := CanonicalEmail(email)
+	if emailErr != nil {
+		canonical = strings.ToLower(strings.TrimSpace(email)) // still counted, still hashed
+	}
+	key := "login|" + canonical + "|" + client.IP
+	if err := s.checkLoginLimit(ctx, key); err != nil {
+		return nil, err
+	}
+	user, err := s.verifyPassword(ctx, canonical, emailErr == nil, password)
+	if err != nil {
+		if errors.Is(err, ErrInvalidCredentials) {
+			if err := s.countLoginFailure(ctx, key); err != nil {
+				return nil, err
+			}
+		}
+		return nil, err
+	}
+	if s.cfg.LoginLimit.N > 0 {
+		if err := s.store.ClearAttempts(ctx, key); err != nil {
+			return nil, err
+		}
+	}
+	grant, err := s.startSession(ctx, user, client)
+	if err != nil {
+		return nil, err
+	}
+	grant.User = user
+	return grant, nil
+}
+
+func (s *Service) checkLoginLimit(ctx context.Context, key string) error {
+	if s.cfg.LoginLimit.N <= 0 {
+		return nil
+	}
+	now := s.now()
+	count, resetAt, err := s.store.Attempts(ctx, key, now)
+	if err != nil {
+		return err
+	}
+	if count >= s.cfg.LoginLimit.N {
+		return &RateLimitError{RetryAfter: retryAfter(resetAt, now)}
+	}
+	return nil
+}
+
+func (s *Service) countLoginFailure(ctx context.Context, key string) error {
+	if s.cfg.LoginLimit.N <= 0 {
+		return nil
+	}
+	_, _, err := s.store.AddAttempt(ctx, key, s.now(), s.cfg.LoginLimit.Window)
+	return err
+}
+
+// verifyPassword returns the user whose email and password these are, or
+// ErrInvalidCredentials after the same hashing work either way.
+func (s *Service) verifyPassword(ctx context.Context, email string, wellFormed bool, password string) (*User, error) {
+	var user *User
+	if wellFormed {
+		u, err := s.store.UserByEmail(ctx, email)
+		switch {
+		case err == nil:
+			user = u
+		case !errors.Is(err, ErrNotFound):
+			return nil, err
+		}
+	}
+	if user == nil {
+		if err := s.cfg.Passwords.CompareDummy(ctx, password); err != nil {
+			return nil, err
+		}
+		return nil, ErrInvalidCredentials
+	}
+	match, rehash, err := s.cfg.Passwords.Compare(ctx, user.PasswordHash, password)
+	if err != nil {
+		return nil, err
+	}
+	if !match {
+		return nil, ErrInvalidCredentials
+	}
+	if rehash {
+		// OWASP Password Storage: upgrade the parameters at the next login.
+		if h, err := s.cfg.Passwords.Hash(ctx, password); err == nil {
+			if err := s.store.SetPasswordHash(ctx, user.ID, h); err == nil {
+				user.PasswordHash = h
+			} else {
+				s.log.WarnContext(ctx, "rehash not stored", "user_id", user.ID, "err", err)
+			}
+		}
+	}
+	return user, nil
+}
+
+// ChangePassword replaces the user's password after checking the current
+// one, and ends every other session of the user (OWASP ASVS 5.0 7.4.3).
+// Failures count against the login limit like failed logins. Returns
+// ErrInvalidCredentials, *ValidationError, *RateLimitError, ErrServerBusy.
+func (s *Service) ChangePassword(ctx context.Context, c *AccessClaims, current, next string, client ClientInfo) error {
+	user, err := s.store.UserByID(ctx, c.Subject)
+	if err != nil {
+		return err
+	}
+	var verr *ValidationError
+	if current == "" {
+		verr = verr.Add("current_password", "is required")
+	}
+	if msg := s.cfg.Passwords.Check(next); msg != "" {
+		verr = verr.Add("new_password", msg)
+	} else if resemblesAccount(next, user.Email, user.Name) {
+		verr = verr.Add("new_password", msgResemblesAccount)
+	}
+	if err := verr.Err(); err != nil {
+		return err
+	}
+	key := "login|" + user.Email + "|" + client.IP
+	if err := s.checkLoginLimit(ctx, key); err != nil {
+		return err
+	}
+	match, _, err := s.cfg.Passwords.Compare(ctx, user.PasswordHash, current)
+	if err != nil {
+		return err
+	}
+	if !match {
+		if err := s.countLoginFailure(ctx, key); err != nil {
+			return err
+		}
+		return ErrInvalidCredentials
+	}
+	hash, err := s.cfg.Passwords.Hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	ids, err := s.store.ChangePassword(ctx, user.ID, hash, c.SessionID, s.now().UTC())
+	if err != nil {
+		return err
+	}
+	s.revokedSessions(ReasonPasswordChange, ids)
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+const msgResemblesAccount = "must not be built on your email address or name"
+
+// resemblesAccount reports whether password is mostly the account's own
+// email, its local part or the user's name: NIST SP 800-63B §5.1.1.2 asks
+// verifiers to refuse context-specific words such as the username. What is
+// left after removing those words must itself be long enough to count.
+func resemblesAccount(password, email, name string) bool {
+	p := strings.ToLower(strings.Join(strings.Fields(password), ""))
+	local, _, _ := strings.Cut(email, "@")
+	words := []string{strings.ToLower(email), strings.ToLower(local), strings.ToLower(strings.Join(strings.Fields(name), ""))}
+	left := p
+	for _, w := range words {
+		if utf8.RuneCountInString(w) >= 4 {
+			left = strings.ReplaceAll(left, w, "")
+		}
+	}
+	return left != p && utf8.RuneCountInString(left) < 8
+}

@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/server"
+)
+
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	c := newCommand("migrate", "Apply the schema migrations of the database (serve also applies them).", "")
+	db := c.fs.String("db", server.DefaultConfig().DB, "database: sqlite:PATH or a postgres:// URL")
+	if err := c.parse(args, getenv, stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	applied, err := server.Migrate(ctx, *db)
+	if err != nil {
+		return commandError("migrate", err)
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "schema up to date")
+	}
+	for _, m := range applied {
+		fmt.Fprintln(stdout, "applied", m)
+	}
+	return nil
+}
+
+func userCreate(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	c := newCommand("user create", "Create a user. The password is read from the first line of standard input.", "")
+	o := newOptions()
+	o.register(c, false)
+	email := c.fs.String("email", "", "email of the new user (required)")
+	name := c.fs.String("name", "", "display name")
+	fromStdin := c.fs.Bool("password-stdin", false, "read the password from standard input (required: passwords never go on the command line)")
+	if err := c.parse(args, getenv, stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *email == "" {
+		return errors.New("gatehouse user create: --email is required")
+	}
+	if !*fromStdin {
+		return errors.New("gatehouse user create: --password-stdin is required")
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 64<<10)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("gatehouse user create: read password: %w", err)
+	}
+	pw := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	cfg, err := o.config(stderr)
+	if err != nil {
+		return commandError("user create", err)
+	}
+	gh, err := openCore(ctx, cfg)
+	if err != nil {
+		return commandError("user create", err)
+	}
+	defer gh.Close()
+	u, err := gh.Service().CreateUser(ctx, *email, pw, *name)
+	if err != nil {
+		return commandError("user create", err)
+	}
+	fmt.Fprintf(stdout, "created user %s <%s>\n", u.ID, u.Email)
+	return nil
+}
+
+func keysRotate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	c := newCommand("keys rotate", "Start signing with a new key at once. The old public key stays in the JWKS until the last token it signed expires.", "")
+	o := newOptions()
+	o.register(c, true)
+	if err := c.parse(args, getenv, stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	cfg, err := o.config(io.Discard)
+	if err != nil {
+		return commandError("keys rotate", err)
+	}
+	k, err := server.RotateKey(ctx, cfg)
+	if err != nil {
+		return commandError("keys rotate", err)
+	}
+	fmt.Fprintf(stdout, "new signing key %s (%s); running servers switch to it within seconds\n", k.KID, k.Alg)
+	return nil
+}
+
+func sessionsRevoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c := newCommand("sessions revoke", "End every session of a user: their refresh tokens fail at once and their access tokens are refused within a second.", "")
+	o := newOptions()
+	o.register(c, false)
+	email := c.fs.String("email", "", "email of the user (required)")
+	if err := c.parse(args, getenv, stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *email == "" {
+		return errors.New("gatehouse sessions revoke: --email is required")
+	}
+	cfg, err := o.config(stderr)
+	if err != nil {
+		return commandError("sessions revoke", err)
+	}
+	gh, err := openCore(ctx, cfg)
+	if err != nil {
+		return commandError("sessions revoke", err)
+	}
+	defer gh.Close()
+	n, err := gh.Service().RevokeUserByEmail(ctx, *email)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return fmt.Errorf("gatehouse sessions revoke: no user with email %s", *email)
+	}
+	if err != nil {
+		return commandError("sessions revoke", err)
+	}
+	fmt.Fprintf(stdout, "revoked %d session(s) of %s\n", n, *email)
+	return nil
+}
+
+// openCore opens the database and the lifecycle service for a one-shot
+// admin verb: no HTTP layer, no issuer of its own.
+func openCore(ctx context.Context, cfg server.Config) (*server.Core, error) {
+	cfg.Issuer = "http://localhost" // names no token this verb mints
+	return server.Open(ctx, cfg)
+}

@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/server"
+)
+
+// flagOf maps the fields of server.Config to the flags that set them, so
+// that a configuration error names what the operator typed. Flag names
+// live only in this package.
+var flagOf = map[string]string{
+	"DB":             "db",
+	"Issuer":         "issuer",
+	"Audience":       "audience",
+	"AccessTTL":      "access-ttl",
+	"RefreshTTL":     "refresh-ttl",
+	"SessionTTL":     "session-ttl",
+	"ReuseGrace":     "reuse-grace",
+	"LoginLimit":     "login-limit",
+	"RegisterLimit":  "register-limit",
+	"SigningAlg":     "signing-alg",
+	"HMACSecret":     "hmac-secret",
+	"KeySecret":      "key-secret",
+	"CORSOrigins":    "cors-origins",
+	"PasswordParams": "argon2-memory/--argon2-time",
+	"HashWorkers":    "hash-workers",
+}
+
+// commandError prefixes err with the command, and a configuration error
+// with the flag of its field.
+func commandError(verb string, err error) error {
+	var ce *gatehouse.ConfigError
+	if errors.As(err, &ce) {
+		if f, ok := flagOf[ce.Field]; ok {
+			return fmt.Errorf("gatehouse %s: --%s: %w", verb, f, ce.Err)
+		}
+	}
+	return fmt.Errorf("gatehouse %s: %w", verb, err)
+}
+
+// options are the flags shared by the verbs that open the database; they
+// write into a server.Config that starts from server.DefaultConfig.
+type options struct {
+	cfg        server.Config
+	keySecret  secretValue
+	hmacSecret secretValue
+	logFormat  string
+	logLevel   string
+}
+
+func newOptions() *options { return &options{cfg: server.DefaultConfig()} }
+
+func (o *options) register(c *command, withSigning bool) {
+	c.fs.StringVar(&o.cfg.DB, "db", o.cfg.DB, "database: sqlite:PATH (embedded) or a postgres:// URL")
+	c.fs.Var(&o.keySecret, "key-secret", "secret that encrypts the private signing keys at rest; with SQLite, generated into DB-PATH.key when unset")
+	if withSigning {
+		c.fs.StringVar(&o.cfg.SigningAlg, "signing-alg", "", "access-token signing algorithm: EdDSA, ES256, RS256 or HS256 (unset: the algorithm in force, EdDSA for a new database)")
+		c.fs.Var(&o.hmacSecret, "hmac-secret", "HS256 only: the signing secret, at least 32 bytes")
+	}
+	c.fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	c.fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+func (o *options) logger(stderr io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: must be debug, info, warn or error", o.logLevel)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(stderr, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(stderr, hopts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: must be text or json", o.logFormat)
+}
+
+// config returns the server.Config the flags describe.
+func (o *options) config(stderr io.Writer) (server.Config, error) {
+	log, err := o.logger(stderr)
+	if err != nil {
+		return server.Config{}, err
+	}
+	cfg := o.cfg
+	cfg.Logger = log
+	cfg.KeySecret, cfg.HMACSecret = []byte(o.keySecret), []byte(o.hmacSecret)
+	return cfg, nil
+}
+
+// secretValue is a flag holding a secret: help and errors never print it.
+type secretValue string
+
+func (v *secretValue) String() string     { return "" }
+func (v *secretValue) Set(s string) error { *v = secretValue(s); return nil }

@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/server"
+)
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c := newCommand("serve", "Run the Gatehouse server: the HTTP API, the JWKS and the demo app.", "")
+	o := newOptions()
+	o.register(c, true)
+	cfg := &o.cfg
+	addr := c.fs.String("addr", "127.0.0.1:8080", "listen address")
+	c.fs.StringVar(&cfg.Issuer, "issuer", "", "iss of every token and base of the metadata URLs (default http:// + the listen address)")
+	c.fs.StringVar(&cfg.Audience, "audience", cfg.Audience, "aud of every access token")
+	c.fs.Var(positiveDuration{&cfg.AccessTTL}, "access-ttl", "access token lifetime")
+	c.fs.Var(positiveDuration{&cfg.RefreshTTL}, "refresh-ttl", "idle lifetime of a refresh token; each rotation starts it again")
+	c.fs.Var(positiveDuration{&cfg.SessionTTL}, "session-ttl", "absolute lifetime of a session from login")
+	c.fs.Var(nonNegativeDuration{&cfg.ReuseGrace}, "reuse-grace", "how long a rotated refresh token may be presented again and get the session's current one; 0 turns the grace off")
+	c.fs.Var(originsValue{&cfg.CORSOrigins}, "cors-origins", "comma-separated exact origins allowed to call the API with credentials")
+	c.fs.Var(limitValue{&cfg.LoginLimit}, "login-limit", "failed logins allowed per account and client address in a window (N/DURATION), then 429; 0 turns it off")
+	c.fs.Var(limitValue{&cfg.RegisterLimit}, "register-limit", "registrations allowed per client address in a window (N/DURATION); 0 turns it off")
+	c.fs.Var(uint32Value{&cfg.PasswordParams.Memory}, "argon2-memory", "argon2id memory in KiB (OWASP minimum 19456; lower only in tests)")
+	c.fs.Var(uint32Value{&cfg.PasswordParams.Time}, "argon2-time", "argon2id passes (OWASP: 2 with 19 MiB)")
+	c.fs.IntVar(&cfg.HashWorkers, "hash-workers", 0, "password hashes computed at once (default: the number of CPUs)")
+	if err := c.parse(args, getenv, stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	run, err := o.config(stderr)
+	if err != nil {
+		return commandError("serve", err)
+	}
+	if run.Issuer == "" {
+		run.Issuer = "http://localhost" // replaced by the bound address below
+	}
+	if err := run.Validate(); err != nil {
+		return commandError("serve", err)
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("gatehouse serve: --addr %s: %w", *addr, err)
+	}
+	defer ln.Close()
+	if !c.set("issuer") {
+		run.Issuer = "http://" + ln.Addr().String()
+	}
+	if run.PasswordParams.Memory < password.OWASP.Memory {
+		run.Logger.Warn("argon2id memory below the OWASP minimum: for tests only", "memory_kib", run.PasswordParams.Memory)
+	}
+
+	gh, err := server.New(ctx, run)
+	if err != nil {
+		return commandError("serve", err)
+	}
+	defer gh.Close()
+
+	srv := &http.Server{
+		Handler:           gh,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(run.Logger.Handler(), slog.LevelWarn),
+	}
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	go gh.Run(runCtx)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	db, _ := server.ParseDB(run.DB)
+	fmt.Fprintf(stdout, "gatehouse %s listening on http://%s (issuer %s, database %s)\n", version(), ln.Addr(), run.Issuer, db)
+	run.Logger.Info("listening", "addr", ln.Addr().String(), "issuer", run.Issuer, "db", db.String())
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("gatehouse serve: %w", err)
+	case <-ctx.Done():
+	}
+	run.Logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("gatehouse serve: shutdown: %w", err)
+	}
+	return nil
+}

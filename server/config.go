@@ -1,0 +1,181 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/token"
+)
+
+// Config configures a Gatehouse. Start from [DefaultConfig]; [New]
+// validates it ([Config.Validate]) and names the field that is wrong.
+type Config struct {
+	// DB is "sqlite:PATH" (embedded) or a postgres:// URL; see [ParseDB].
+	DB string
+	// Issuer is the iss of every token and the base of the metadata URLs;
+	// required.
+	Issuer   string
+	Audience string
+
+	// Policy holds the token lifetimes, the reuse grace and the attempt
+	// limits.
+	gatehouse.Policy
+
+	// SigningAlg is EdDSA, ES256, RS256 or HS256. Empty means the algorithm
+	// in force: the newest stored key's, or EdDSA when there is none.
+	SigningAlg string
+	HMACSecret []byte // HS256 only; at least 32 bytes
+	// KeySecret protects the private signing keys at rest. With SQLite and
+	// none given, one is generated into KeySecretFile (default: the
+	// database path + ".key", mode 0600) on first start.
+	KeySecret     []byte
+	KeySecretFile string
+
+	CORSOrigins []string
+
+	// Password hashing: the argon2id parameters, and how many hashes run
+	// at once (0: as many as the CPUs, within the hasher's memory bound).
+	PasswordParams password.Params
+	HashWorkers    int
+
+	// KeyReload is how often the key ring is re-read from the database, so
+	// that a rotation made by another process takes effect.
+	KeyReload time.Duration
+	// RevocationPoll is how often the revocation feed is read.
+	RevocationPoll time.Duration
+
+	Logger *slog.Logger // nil: discard
+	// App serves the demo single-page app; nil serves a placeholder.
+	App http.Handler
+}
+
+// DefaultConfig returns the defaults of every field but Issuer.
+func DefaultConfig() Config {
+	return Config{
+		DB:             "sqlite:gatehouse.db",
+		Audience:       "gatehouse",
+		Policy:         gatehouse.DefaultPolicy(),
+		PasswordParams: password.OWASP,
+		KeyReload:      2 * time.Second,
+		RevocationPoll: 250 * time.Millisecond,
+	}
+}
+
+func configErr(field string, format string, args ...any) error {
+	return &gatehouse.ConfigError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// Validate reports the first field that is wrong, as a
+// *gatehouse.ConfigError naming it.
+func (c Config) Validate() error {
+	db, err := ParseDB(c.DB)
+	if err != nil {
+		return err
+	}
+	if db.Postgres() && len(c.KeySecret) == 0 {
+		// Instances behind one load balancer must share the secret, so
+		// none may invent its own.
+		return configErr("KeySecret", "is required with PostgreSQL: every instance must share it")
+	}
+	if len(c.KeySecret) > 0 && len(c.KeySecret) < 32 {
+		return configErr("KeySecret", "must be at least 32 bytes")
+	}
+	if c.Issuer == "" {
+		return configErr("Issuer", "is required")
+	}
+	u, err := url.Parse(c.Issuer)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return configErr("Issuer", "%q: must be an http(s) URL without query or fragment", c.Issuer)
+	}
+	if c.Audience == "" {
+		return configErr("Audience", "is required")
+	}
+	if err := c.Policy.Validate(); err != nil {
+		return err
+	}
+	switch c.SigningAlg {
+	case "", token.EdDSA, token.ES256, token.RS256:
+		if len(c.HMACSecret) > 0 {
+			return configErr("HMACSecret", "is only used with the HS256 signing algorithm")
+		}
+	case token.HS256:
+		if len(c.HMACSecret) < 32 {
+			return configErr("HMACSecret", "HS256 needs a secret of at least 32 bytes (RFC 7518 §3.2)")
+		}
+	default:
+		return configErr("SigningAlg", "%q: must be EdDSA, ES256, RS256 or HS256", c.SigningAlg)
+	}
+	if err := c.PasswordParams.Validate(); err != nil {
+		return &gatehouse.ConfigError{Field: "PasswordParams", Err: err}
+	}
+	if c.HashWorkers < 0 {
+		return configErr("HashWorkers", "must not be negative")
+	}
+	if c.KeyReload <= 0 {
+		return configErr("KeyReload", "must be positive")
+	}
+	if c.RevocationPoll <= 0 {
+		return configErr("RevocationPoll", "must be positive")
+	}
+	return nil
+}
+
+// DB is a parsed database setting: a SQLite file or a PostgreSQL URL.
+type DB struct {
+	Path string // SQLite file, when not PostgreSQL
+	URL  string // postgres:// or postgresql:// URL
+}
+
+// ParseDB parses "sqlite:PATH" or a postgres:// URL. Errors name the DB
+// field and never show a password.
+func ParseDB(s string) (DB, error) {
+	switch {
+	case strings.HasPrefix(s, "sqlite:"):
+		path := strings.TrimPrefix(s, "sqlite:")
+		if path == "" {
+			return DB{}, configErr("DB", "sqlite:PATH: the path is empty")
+		}
+		return DB{Path: path}, nil
+	case strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://"):
+		if _, err := url.Parse(s); err != nil {
+			return DB{}, configErr("DB", "%s: not a URL", redactDSN(s))
+		}
+		return DB{URL: s}, nil
+	case s == "":
+		return DB{}, configErr("DB", "is required")
+	}
+	return DB{}, configErr("DB", "%q: must be sqlite:PATH or a postgres:// URL", redactDSN(s))
+}
+
+// Postgres reports whether db is PostgreSQL.
+func (db DB) Postgres() bool { return db.URL != "" }
+
+// String names the database without any password.
+func (db DB) String() string {
+	if db.Postgres() {
+		return redactDSN(db.URL)
+	}
+	return "sqlite:" + db.Path
+}
+
+// redactDSN hides a password in a connection URL, for messages.
+func redactDSN(dsn string) string {
+	scheme, rest, ok := strings.Cut(dsn, "://")
+	if !ok {
+		return dsn
+	}
+	userinfo, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return dsn
+	}
+	if user, _, hasPass := strings.Cut(userinfo, ":"); hasPass {
+		return scheme + "://" + user + ":xxxxx@" + host
+	}
+	return dsn
+}

@@ -1,0 +1,314 @@
+package gatehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Grant is what a login or a refresh returns.
+type Grant struct {
+	AccessToken  string
+	ExpiresIn    int // seconds
+	RefreshToken string
+	User         *User // set by Login
+	Session      *Session
+	// Reissued is true when a retired token was presented within the grace
+	// period and the session's current refresh token was handed out again.
+	Reissued bool
+}
+
+func (s *Service) startSession(ctx context.Context, user *User, client ClientInfo) (*Grant, error) {
+	now := s.now().UTC()
+	expires := now.Add(s.cfg.SessionTTL)
+	sess := &Session{
+		ID:            NewID(),
+		UserID:        user.ID,
+		Secret:        RandomBytes(32),
+		Generation:    1,
+		CreatedAt:     now,
+		LastUsedAt:    now,
+		RotatedAt:     now,
+		IdleExpiresAt: minTime(now.Add(s.cfg.RefreshTTL), expires),
+		ExpiresAt:     expires,
+		UserAgent:     truncate(client.UserAgent, 512),
+		IP:            client.IP,
+	}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return nil, err
+	}
+	s.guard.remember(sess)
+	return s.grant(sess, sess.Generation, now)
+}
+
+// grant mints an access token for the session and returns it with the
+// refresh token of the given generation.
+func (s *Service) grant(sess *Session, generation int64, now time.Time) (*Grant, error) {
+	claims := &AccessClaims{
+		Issuer:    s.cfg.Issuer,
+		Subject:   sess.UserID,
+		Audience:  []string{s.cfg.Audience},
+		IssuedAt:  now,
+		NotBefore: now,
+		ExpiresAt: now.Add(s.cfg.AccessTTL),
+		ID:        NewID(),
+		SessionID: sess.ID,
+	}
+	access, err := s.cfg.Tokens.Issue(claims)
+	if err != nil {
+		return nil, fmt.Errorf("issue access token: %w", err)
+	}
+	refresh, err := s.cfg.RefreshTokens.Encode(sess, generation)
+	if err != nil {
+		return nil, err
+	}
+	return &Grant{
+		AccessToken:  access,
+		ExpiresIn:    int(s.cfg.AccessTTL / time.Second),
+		RefreshToken: refresh,
+		Session:      sess,
+	}, nil
+}
+
+// Refresh rotates a refresh token (CONTRACT §4). It returns
+// ErrRefreshTokenInvalid, ErrRefreshTokenExpired, ErrRefreshTokenReused
+// (and then the session is revoked) or ErrSessionRevoked.
+func (s *Service) Refresh(ctx context.Context, token string) (*Grant, error) {
+	parsed, sess, err := s.loadRefreshToken(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		now := s.now().UTC()
+		if sess.Revoked() {
+			return nil, ErrSessionRevoked
+		}
+		if !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) {
+			return nil, ErrRefreshTokenExpired
+		}
+		switch {
+		case parsed.Generation > sess.Generation:
+			// A valid MAC for a generation never issued: the database was
+			// restored from an older copy. Refuse, but do not revoke.
+			return nil, ErrRefreshTokenInvalid
+		case parsed.Generation < sess.Generation:
+			return s.refreshRetired(ctx, sess, parsed.Generation, now)
+		}
+		idle := minTime(now.Add(s.cfg.RefreshTTL), sess.ExpiresAt)
+		rotated, err := s.store.RotateSession(ctx, sess.ID, sess.Generation, now, idle, now.Add(-s.cfg.ReuseGrace))
+		if err != nil {
+			return nil, err
+		}
+		if rotated {
+			sess.Generation++
+			sess.RotatedAt, sess.LastUsedAt, sess.IdleExpiresAt = now, now, idle
+			return s.grant(sess, sess.Generation, now)
+		}
+		// Another refresh of this token, or a revocation, won the race:
+		// read the session again and judge the token against what won.
+		if attempt > 0 {
+			return nil, fmt.Errorf("refresh: session %s changed twice under us", sess.ID)
+		}
+		if sess, err = s.store.Session(ctx, sess.ID); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// refreshRetired handles a token that was rotated away: within the grace
+// period it gets the session's current token (racing tabs converge on one
+// token); after it, it is theft and the session ends (RFC 9700 §4.14.2).
+func (s *Service) refreshRetired(ctx context.Context, sess *Session, generation int64, now time.Time) (*Grant, error) {
+	if s.cfg.ReuseGrace > 0 {
+		retired, err := s.store.RetiredAt(ctx, sess.ID, generation)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		if err == nil && now.Sub(retired) <= s.cfg.ReuseGrace {
+			g, err := s.grant(sess, sess.Generation, now)
+			if g != nil {
+				g.Reissued = true
+			}
+			return g, err
+		}
+	}
+	if err := s.revokeSession(ctx, sess.ID, ReasonReuse); err != nil {
+		return nil, err
+	}
+	s.log.WarnContext(ctx, "refresh token reuse: session revoked", "session_id", sess.ID, "user_id", sess.UserID, "generation", generation)
+	return nil, ErrRefreshTokenReused
+}
+
+// loadRefreshToken parses a token and loads its session, checking the MAC.
+func (s *Service) loadRefreshToken(ctx context.Context, token string) (*ParsedRefreshToken, *Session, error) {
+	parsed, err := s.cfg.RefreshTokens.Parse(token)
+	if err != nil {
+		return nil, nil, ErrRefreshTokenInvalid
+	}
+	sess, err := s.store.Session(ctx, parsed.SessionID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, ErrRefreshTokenInvalid
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if !s.cfg.RefreshTokens.Verify(parsed, sess) {
+		return nil, nil, ErrRefreshTokenInvalid
+	}
+	return parsed, sess, nil
+}
+
+// Logout ends the session of a refresh token. It is idempotent: a token
+// that is unknown, expired or already logged out is not an error.
+func (s *Service) Logout(ctx context.Context, refreshToken string) error {
+	return s.revokeByRefreshToken(ctx, refreshToken, ReasonLogout)
+}
+
+func (s *Service) revokeByRefreshToken(ctx context.Context, refreshToken, reason string) error {
+	_, sess, err := s.loadRefreshToken(ctx, refreshToken)
+	if errors.Is(err, ErrRefreshTokenInvalid) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.revokeSession(ctx, sess.ID, reason)
+}
+
+func (s *Service) revokeSession(ctx context.Context, id, reason string) error {
+	ended, err := s.store.RevokeSession(ctx, id, reason, s.now().UTC())
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	s.guard.revoked(id)
+	if ended {
+		s.revokedCount(reason, 1)
+	}
+	return nil
+}
+
+// revokedSessions updates the guard and the metrics hook after a store
+// call ended the sessions ids.
+func (s *Service) revokedSessions(reason string, ids []string) {
+	s.guard.revoked(ids...)
+	s.revokedCount(reason, len(ids))
+}
+
+func (s *Service) revokedCount(reason string, n int) {
+	if s.cfg.OnRevoke != nil && n > 0 {
+		s.cfg.OnRevoke(reason, n)
+	}
+}
+
+// RevokeToken implements RFC 7009: a refresh token ends its session, and so
+// does a valid access token. Anything else is ignored.
+func (s *Service) RevokeToken(ctx context.Context, token string) error {
+	if strings.HasPrefix(token, RefreshTokenPrefix) {
+		return s.revokeByRefreshToken(ctx, token, ReasonOAuthRevoke)
+	}
+	claims, err := s.cfg.Tokens.Verify(token)
+	if err != nil {
+		return nil
+	}
+	st, err := s.guard.state(ctx, claims.SessionID)
+	if err != nil || st.UserID != claims.Subject {
+		return nil
+	}
+	return s.revokeSession(ctx, claims.SessionID, ReasonOAuthRevoke)
+}
+
+// Authenticate verifies a bearer access token and checks that its session
+// is live and belongs to its subject. It returns ErrTokenMissing,
+// ErrTokenInvalid, ErrTokenExpired or ErrSessionRevoked.
+func (s *Service) Authenticate(ctx context.Context, bearer string) (*AccessClaims, error) {
+	if bearer == "" {
+		return nil, ErrTokenMissing
+	}
+	claims, err := s.cfg.Tokens.Verify(bearer)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.guard.state(ctx, claims.SessionID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: unknown session", ErrTokenInvalid)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st.UserID != claims.Subject {
+		return nil, fmt.Errorf("%w: session of another user", ErrTokenInvalid)
+	}
+	if st.Revoked {
+		return nil, ErrSessionRevoked
+	}
+	return claims, nil
+}
+
+// Me returns the user of verified claims.
+func (s *Service) Me(ctx context.Context, c *AccessClaims) (*User, error) {
+	u, err := s.store.UserByID(ctx, c.Subject)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: user gone", ErrTokenInvalid)
+	}
+	return u, err
+}
+
+// LogoutAll ends every session of the user.
+func (s *Service) LogoutAll(ctx context.Context, c *AccessClaims) error {
+	ids, err := s.store.RevokeUserSessions(ctx, c.Subject, "", ReasonLogoutAll, s.now().UTC())
+	if err != nil {
+		return err
+	}
+	s.revokedSessions(ReasonLogoutAll, ids)
+	s.guard.revoked(c.SessionID)
+	return nil
+}
+
+// Sessions lists the user's live sessions.
+func (s *Service) Sessions(ctx context.Context, c *AccessClaims) ([]Session, error) {
+	return s.store.LiveSessions(ctx, c.Subject, s.now().UTC())
+}
+
+// DeleteSession ends one live session of the user. It returns ErrNotFound
+// for an unknown session, another user's session or one already ended.
+func (s *Service) DeleteSession(ctx context.Context, c *AccessClaims, id string) error {
+	if !ValidID(id) {
+		return ErrNotFound
+	}
+	sess, err := s.store.Session(ctx, id)
+	if err != nil {
+		return err
+	}
+	if sess.UserID != c.Subject || !sess.Live(s.now()) {
+		return ErrNotFound
+	}
+	return s.revokeSession(ctx, id, ReasonSessionDelete)
+}
+
+// RevokeUserByEmail ends every session of a user (the CLI's
+// "sessions revoke"). It returns how many sessions it ended.
+func (s *Service) RevokeUserByEmail(ctx context.Context, email string) (int, error) {
+	canonical, err := CanonicalEmail(email)
+	if err != nil {
+		return 0, Invalid("email", err.Error())
+	}
+	u, err := s.store.UserByEmail(ctx, canonical)
+	if err != nil {
+		return 0, err
+	}
+	ids, err := s.store.RevokeUserSessions(ctx, u.ID, "", ReasonAdmin, s.now().UTC())
+	if err != nil {
+		return 0, err
+	}
+	s.revokedSessions(ReasonAdmin, ids)
+	return len(ids), nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
