@@ -91,3 +91,15 @@ func Code(err error) (c ErrorCode, ok bool) {
 func ErrorForCode(code string) error {
 	return byCode[code].Err
 }
+
+// ChallengeDescription is the error_description of the WWW-Authenticate
+// challenge (RFC 6750 §3) that answers a bearer request refused with err.
+func ChallengeDescription(err error) string {
+	switch {
+	case errors.Is(err, ErrTokenExpired):
+		return "the access token expired"
+	case errors.Is(err, ErrSessionRevoked):
+		return "the session was ended"
+	}
+	return "the access token is invalid"
+}

@@ -16,7 +16,7 @@ import (
 
 // Config configures [NewHandler].
 type Config struct {
-	Service *gatehouse.Service
+	Service Service
 	// Issuer is the iss of every token and the base of the metadata URLs.
 	Issuer string
 	// JWKS returns the current JSON Web Key Set document.
@@ -36,7 +36,7 @@ type Config struct {
 }
 
 type api struct {
-	svc          *gatehouse.Service
+	svc          Service
 	issuer       string
 	issuerOrigin string
 	secure       bool // cookies get Secure unless the issuer is plain http (CONTRACT §5)

@@ -171,13 +171,7 @@ func (a *api) authenticated(next func(w http.ResponseWriter, r *http.Request, c 
 		if p.Status == http.StatusUnauthorized {
 			challenge := `Bearer realm="gatehouse"`
 			if r.Header.Get("Authorization") != "" {
-				desc := "the access token is invalid"
-				if p.Code == "token_expired" {
-					desc = "the access token expired"
-				} else if p.Code == "session_revoked" {
-					desc = "the session was ended"
-				}
-				challenge += `, error="invalid_token", error_description="` + desc + `"`
+				challenge += `, error="invalid_token", error_description="` + gatehouse.ChallengeDescription(err) + `"`
 			}
 			w.Header().Set("WWW-Authenticate", challenge)
 		}

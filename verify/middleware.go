@@ -57,15 +57,6 @@ type problem struct {
 	Code   string `json:"code"`
 }
 
-// challengeDescriptions are the error_description of the WWW-Authenticate
-// challenge for each 401 that Verify returns (RFC 6750 §3).
-var challengeDescriptions = map[error]string{
-	gatehouse.ErrTokenMissing:   "the access token is invalid",
-	gatehouse.ErrTokenExpired:   "the access token expired",
-	gatehouse.ErrTokenInvalid:   "the access token is invalid",
-	gatehouse.ErrSessionRevoked: "the session was ended",
-}
-
 // WriteError answers a request refused by [Verifier.Authenticate] or
 // [Verifier.Verify] with Gatehouse's problem: a 401 carries
 // WWW-Authenticate: Bearer, with error="invalid_token" when a token was
@@ -76,10 +67,7 @@ func (v *Verifier) WriteError(w http.ResponseWriter, r *http.Request, err error)
 	desc := ""
 	if ok {
 		p.Detail = c.Err.Error()
-		desc = challengeDescriptions[c.Err]
-		if desc == "" {
-			desc = "the access token is invalid"
-		}
+		desc = gatehouse.ChallengeDescription(err)
 	} else {
 		v.log.ErrorContext(r.Context(), "verify: internal error", "err", err)
 	}

@@ -1,0 +1,266 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// fakeService answers every call with err, or with a fixed success.
+type fakeService struct {
+	err       error
+	refreshed []string // refresh tokens Refresh was called with
+}
+
+var testUser = &gatehouse.User{ID: "usr_1", Email: "a@example.com", CreatedAt: time.Unix(1700000000, 0)}
+
+func (f *fakeService) grant() *gatehouse.Grant {
+	return &gatehouse.Grant{
+		AccessToken: "access", ExpiresIn: 900, RefreshToken: "refresh-new", User: testUser,
+		Session: &gatehouse.Session{ID: "ses_1", IdleExpiresAt: time.Now().Add(time.Hour)},
+	}
+}
+
+func (f *fakeService) Register(context.Context, string, string, string, gatehouse.ClientInfo) (*gatehouse.User, error) {
+	return testUser, f.err
+}
+func (f *fakeService) Login(context.Context, string, string, gatehouse.ClientInfo) (*gatehouse.Grant, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return f.grant(), nil
+}
+func (f *fakeService) Refresh(_ context.Context, token string) (*gatehouse.Grant, error) {
+	f.refreshed = append(f.refreshed, token)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return f.grant(), nil
+}
+func (f *fakeService) Logout(context.Context, string) error      { return f.err }
+func (f *fakeService) RevokeToken(context.Context, string) error { return f.err }
+func (f *fakeService) Authenticate(context.Context, string) (*gatehouse.AccessClaims, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &gatehouse.AccessClaims{}, nil
+}
+func (f *fakeService) Me(context.Context, *gatehouse.AccessClaims) (*gatehouse.User, error) {
+	return testUser, f.err
+}
+func (f *fakeService) LogoutAll(context.Context, *gatehouse.AccessClaims) error { return f.err }
+func (f *fakeService) Sessions(context.Context, *gatehouse.AccessClaims) ([]gatehouse.Session, error) {
+	return nil, f.err
+}
+func (f *fakeService) DeleteSession(context.Context, *gatehouse.AccessClaims, string) error {
+	return f.err
+}
+func (f *fakeService) ChangePassword(context.Context, *gatehouse.AccessClaims, string, string, gatehouse.ClientInfo) error {
+	return f.err
+}
+func (f *fakeService) CreatePost(context.Context, *gatehouse.AccessClaims, string, string) (*gatehouse.Post, error) {
+	return nil, f.err
+}
+func (f *fakeService) ListPosts(context.Context, *gatehouse.PostCursor, int) ([]gatehouse.Post, *gatehouse.PostCursor, error) {
+	return nil, nil, f.err
+}
+func (f *fakeService) DeletePost(context.Context, *gatehouse.AccessClaims, string) error {
+	return f.err
+}
+
+const testIssuer = "http://auth.test"
+
+func newTestHandler(svc Service) http.Handler {
+	return NewHandler(Config{Service: svc, Issuer: testIssuer, App: http.NotFoundHandler()})
+}
+
+type answer struct {
+	status  int
+	header  http.Header
+	problem Problem
+	body    string
+}
+
+func do(t *testing.T, h http.Handler, r *http.Request) answer {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	a := answer{status: w.Code, header: w.Header(), body: w.Body.String()}
+	if strings.HasPrefix(w.Header().Get("Content-Type"), "application/problem+json") {
+		if err := json.Unmarshal(w.Body.Bytes(), &a.problem); err != nil {
+			t.Fatalf("problem body %q: %v", a.body, err)
+		}
+	}
+	return a
+}
+
+func jsonRequest(method, path, body string) *http.Request {
+	r := httptest.NewRequest(method, testIssuer+path, strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	return r
+}
+
+// Every row of the code table, returned by the service, reaches the
+// client as its status and code, in an RFC 9457 body.
+func TestEveryErrorCodeOverHTTP(t *testing.T) {
+	for _, c := range gatehouse.ErrorCodes() {
+		t.Run(c.Code, func(t *testing.T) {
+			h := newTestHandler(&fakeService{err: fmt.Errorf("deep in the service: %w", c.Err)})
+			a := do(t, h, jsonRequest("POST", "/api/auth/login", `{"email":"a@example.com","password":"pw"}`))
+			if a.status != c.Status || a.problem.Code != c.Code || a.problem.Status != c.Status {
+				t.Fatalf("got %d %q (%s), want %d %q", a.status, a.problem.Code, a.body, c.Status, c.Code)
+			}
+			if a.problem.Type != "urn:gatehouse:problem:"+c.Code || a.problem.Title != http.StatusText(c.Status) {
+				t.Fatalf("type %q title %q", a.problem.Type, a.problem.Title)
+			}
+			if a.header.Get("Cache-Control") != "no-store" {
+				t.Fatal("a problem may be cached")
+			}
+			if strings.Contains(a.body, "deep in the service") {
+				t.Fatal("the wrapped internal message leaked into the answer")
+			}
+			if c.Status == http.StatusServiceUnavailable && a.header.Get("Retry-After") == "" {
+				t.Fatal("503 without Retry-After")
+			}
+		})
+	}
+}
+
+func TestTypedErrorsOverHTTP(t *testing.T) {
+	h := newTestHandler(&fakeService{err: &gatehouse.RateLimitError{RetryAfter: 42}})
+	a := do(t, h, jsonRequest("POST", "/api/auth/login", `{"email":"a@example.com","password":"pw"}`))
+	if a.status != 429 || a.header.Get("Retry-After") != "42" {
+		t.Fatalf("rate limit: %d Retry-After %q", a.status, a.header.Get("Retry-After"))
+	}
+	verr := gatehouse.Invalid("password", "too short").Add("email", "not an email")
+	h = newTestHandler(&fakeService{err: verr})
+	a = do(t, h, jsonRequest("POST", "/api/auth/register", `{"email":"x","password":"y"}`))
+	if a.status != 422 || len(a.problem.Errors) != 2 || a.problem.Errors[0].Field != "email" {
+		t.Fatalf("validation: %d %+v", a.status, a.problem.Errors)
+	}
+	h = newTestHandler(&fakeService{err: errors.New("disk on fire: /var/lib/secret")})
+	a = do(t, h, jsonRequest("POST", "/api/auth/login", `{"email":"a@example.com","password":"pw"}`))
+	if a.status != 500 || a.problem.Code != "internal_error" || a.problem.Detail != "" || strings.Contains(a.body, "disk") {
+		t.Fatalf("unknown error: %d %s", a.status, a.body)
+	}
+}
+
+// A bearer route refuses with the code and an RFC 6750 challenge.
+func TestBearerRouteChallenges(t *testing.T) {
+	for _, err := range []error{gatehouse.ErrTokenInvalid, gatehouse.ErrTokenExpired, gatehouse.ErrSessionRevoked} {
+		h := newTestHandler(&fakeService{err: err})
+		r := httptest.NewRequest("GET", testIssuer+"/api/users/me", nil)
+		r.Header.Set("Authorization", "Bearer x.y.z")
+		a := do(t, h, r)
+		want, _ := gatehouse.Code(err)
+		if a.status != 401 || a.problem.Code != want.Code || !strings.Contains(a.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Fatalf("%v: %d %q %q", err, a.status, a.problem.Code, a.header.Get("WWW-Authenticate"))
+		}
+	}
+	a := do(t, newTestHandler(&fakeService{}), httptest.NewRequest("GET", testIssuer+"/api/users/me", nil))
+	if a.status != 401 || a.problem.Code != "token_missing" || strings.Contains(a.header.Get("WWW-Authenticate"), "error=") {
+		t.Fatalf("no token: %d %q %q", a.status, a.problem.Code, a.header.Get("WWW-Authenticate"))
+	}
+}
+
+// Errors of the HTTP edge itself, before any service call.
+func TestEdgeErrors(t *testing.T) {
+	h := newTestHandler(&fakeService{})
+	cases := []struct {
+		name string
+		req  func() *http.Request
+		code string
+	}{
+		{"method", func() *http.Request { return httptest.NewRequest("GET", testIssuer+"/api/auth/login", nil) }, "method_not_allowed"},
+		{"media type", func() *http.Request {
+			r := jsonRequest("POST", "/api/auth/login", `{}`)
+			r.Header.Set("Content-Type", "text/plain")
+			return r
+		}, "unsupported_media_type"},
+		{"too large", func() *http.Request {
+			return jsonRequest("POST", "/api/auth/login", `{"email":"`+strings.Repeat("a", 2<<20)+`"}`)
+		}, "payload_too_large"},
+		{"duplicate member", func() *http.Request {
+			return jsonRequest("POST", "/api/auth/login", `{"email":"a","email":"b","password":"x"}`)
+		}, "invalid_request"},
+		{"unknown endpoint", func() *http.Request { return httptest.NewRequest("GET", testIssuer+"/api/nope", nil) }, "not_found"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := do(t, h, tc.req())
+			want := tc.code
+			if a.problem.Code != want {
+				t.Fatalf("got %d %q, want %q: %.200s", a.status, a.problem.Code, want, a.body)
+			}
+		})
+	}
+}
+
+func cookieRefresh(body string, headers map[string]string) *http.Request {
+	r := jsonRequest("POST", "/api/auth/refresh", body)
+	r.AddCookie(&http.Cookie{Name: cookieName, Value: "refresh-from-cookie"})
+	for k, v := range headers {
+		r.Header.Set(k, v)
+	}
+	return r
+}
+
+// The cookie transport's CSRF guard (OWASP CSRF cheat sheet: custom
+// request header plus origin check) and the body/cookie conflict.
+func TestCookieRefreshGuards(t *testing.T) {
+	cases := []struct {
+		name    string
+		body    string
+		headers map[string]string
+		status  int
+		code    string
+	}{
+		{"no guard header", `{}`, nil, 403, "csrf_failed"},
+		{"guard from a foreign origin", `{}`, map[string]string{"X-CSRF-Guard": "1", "Origin": "https://evil.example"}, 403, "csrf_failed"},
+		{"cross-site fetch", `{}`, map[string]string{"X-CSRF-Guard": "1", "Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, 403, "csrf_failed"},
+		{"body and cookie", `{"refresh_token":"from-body"}`, map[string]string{"X-CSRF-Guard": "1"}, 400, "invalid_request"},
+		{"guarded, same origin", `{}`, map[string]string{"X-CSRF-Guard": "1", "Origin": testIssuer}, 200, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := &fakeService{}
+			a := do(t, newTestHandler(svc), cookieRefresh(tc.body, tc.headers))
+			if a.status != tc.status || a.problem.Code != tc.code {
+				t.Fatalf("got %d %q, want %d %q: %s", a.status, a.problem.Code, tc.status, tc.code, a.body)
+			}
+			if tc.status != 200 && len(svc.refreshed) > 0 {
+				t.Fatalf("a refused request reached the service with %v", svc.refreshed)
+			}
+			if tc.status == 200 {
+				if len(svc.refreshed) != 1 || svc.refreshed[0] != "refresh-from-cookie" {
+					t.Fatalf("refreshed %v", svc.refreshed)
+				}
+				if strings.Contains(a.body, "refresh-new") || !strings.Contains(a.header.Get("Set-Cookie"), "refresh-new") {
+					t.Fatal("the cookie transport must move the new token in the cookie only")
+				}
+			}
+		})
+	}
+}
+
+// A refresh token that will never work again clears the cookie; a busy
+// database does not.
+func TestCookieClearedOnlyOnTerminalFailure(t *testing.T) {
+	guard := map[string]string{"X-CSRF-Guard": "1"}
+	a := do(t, newTestHandler(&fakeService{err: gatehouse.ErrRefreshTokenReused}), cookieRefresh(`{}`, guard))
+	if a.status != 401 || !strings.Contains(a.header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Fatalf("reused: %d cookie %q", a.status, a.header.Get("Set-Cookie"))
+	}
+	a = do(t, newTestHandler(&fakeService{err: gatehouse.ErrUnavailable}), cookieRefresh(`{}`, guard))
+	if a.status != 503 || a.header.Get("Set-Cookie") != "" {
+		t.Fatalf("unavailable: %d cookie %q", a.status, a.header.Get("Set-Cookie"))
+	}
+}

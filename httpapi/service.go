@@ -1,0 +1,30 @@
+package httpapi
+
+import (
+	"context"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// Service is what the handlers call: the lifecycle of
+// [gatehouse.Service]. The HTTP layer depends on this much and no more,
+// so that its tests can answer with any error of the code table.
+type Service interface {
+	Register(ctx context.Context, email, password, name string, client gatehouse.ClientInfo) (*gatehouse.User, error)
+	Login(ctx context.Context, email, password string, client gatehouse.ClientInfo) (*gatehouse.Grant, error)
+	Refresh(ctx context.Context, refreshToken string) (*gatehouse.Grant, error)
+	Logout(ctx context.Context, refreshToken string) error
+	RevokeToken(ctx context.Context, token string) error
+	Authenticate(ctx context.Context, bearer string) (*gatehouse.AccessClaims, error)
+	Me(ctx context.Context, c *gatehouse.AccessClaims) (*gatehouse.User, error)
+	LogoutAll(ctx context.Context, c *gatehouse.AccessClaims) error
+	Sessions(ctx context.Context, c *gatehouse.AccessClaims) ([]gatehouse.Session, error)
+	DeleteSession(ctx context.Context, c *gatehouse.AccessClaims, id string) error
+	ChangePassword(ctx context.Context, c *gatehouse.AccessClaims, current, next string, client gatehouse.ClientInfo) error
+
+	CreatePost(ctx context.Context, c *gatehouse.AccessClaims, title, body string) (*gatehouse.Post, error)
+	ListPosts(ctx context.Context, after *gatehouse.PostCursor, limit int) ([]gatehouse.Post, *gatehouse.PostCursor, error)
+	DeletePost(ctx context.Context, c *gatehouse.AccessClaims, id string) error
+}
+
+var _ Service = (*gatehouse.Service)(nil)
