@@ -13,7 +13,7 @@ import (
 // *RateLimitError or ErrServerBusy.
 func (s *Service) Register(ctx context.Context, email, password, name string, client ClientInfo) (*User, error) {
 	if l := s.cfg.RegisterLimit; l.N > 0 {
-		count, resetAt, err := s.store.AddAttempt(ctx, "register|"+client.IP, s.now(), l.Window)
+		count, resetAt, err := s.store.AddAttempt(ctx, limitKey("register", AddressKey(client.IP)), s.now(), l.Window)
 		if err != nil {
 			return nil, err
 		}
@@ -73,27 +73,25 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 	if err := verr.Err(); err != nil {
 		return nil, err
 	}
+	if len(strings.TrimSpace(email)) > MaxEmailBytes {
+		// Refused before anything is counted or stored: no client input
+		// may grow the attempts table beyond a fixed size per request.
+		return nil, Invalid("email", "is not a valid email address")
+	}
 	canonical, emailErr := CanonicalEmail(email)
 	if emailErr != nil {
 		canonical = strings.ToLower(strings.TrimSpace(email)) // still counted, still hashed
 	}
-	key := "login|" + canonical + "|" + client.IP
-	if err := s.checkLoginLimit(ctx, key); err != nil {
-		return nil, err
-	}
-	user, err := s.verifyPassword(ctx, canonical, emailErr == nil, password)
+	gate, err := s.reserveLogin(ctx, canonical, client.IP)
 	if err != nil {
-		if errors.Is(err, ErrInvalidCredentials) {
-			if err := s.countLoginFailure(ctx, key); err != nil {
-				return nil, err
-			}
-		}
 		return nil, err
 	}
-	if s.cfg.LoginLimit.N > 0 {
-		if err := s.store.ClearAttempts(ctx, key); err != nil {
-			return nil, err
-		}
+	user, err := s.verifyPassword(ctx, email, canonical, emailErr == nil, password)
+	if err != nil {
+		return nil, err
+	}
+	if err := gate.succeeded(ctx, s.store); err != nil {
+		return nil, err
 	}
 	grant, err := s.startSession(ctx, user, client)
 	if err != nil {
@@ -103,35 +101,12 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 	return grant, nil
 }
 
-func (s *Service) checkLoginLimit(ctx context.Context, key string) error {
-	if s.cfg.LoginLimit.N <= 0 {
-		return nil
-	}
-	now := s.now()
-	count, resetAt, err := s.store.Attempts(ctx, key, now)
-	if err != nil {
-		return err
-	}
-	if count >= s.cfg.LoginLimit.N {
-		return &RateLimitError{RetryAfter: retryAfter(resetAt, now)}
-	}
-	return nil
-}
-
-func (s *Service) countLoginFailure(ctx context.Context, key string) error {
-	if s.cfg.LoginLimit.N <= 0 {
-		return nil
-	}
-	_, _, err := s.store.AddAttempt(ctx, key, s.now(), s.cfg.LoginLimit.Window)
-	return err
-}
-
 // verifyPassword returns the user whose email and password these are, or
 // ErrInvalidCredentials after the same hashing work either way.
-func (s *Service) verifyPassword(ctx context.Context, email string, wellFormed bool, password string) (*User, error) {
+func (s *Service) verifyPassword(ctx context.Context, typed, canonical string, wellFormed bool, password string) (*User, error) {
 	var user *User
 	if wellFormed {
-		u, err := s.store.UserByEmail(ctx, email)
+		u, err := s.userByEmail(ctx, typed, canonical)
 		switch {
 		case err == nil:
 			user = u
@@ -186,8 +161,8 @@ func (s *Service) ChangePassword(ctx context.Context, c *AccessClaims, current, 
 	if err := verr.Err(); err != nil {
 		return err
 	}
-	key := "login|" + user.Email + "|" + client.IP
-	if err := s.checkLoginLimit(ctx, key); err != nil {
+	gate, err := s.reserveLogin(ctx, user.Email, client.IP)
+	if err != nil {
 		return err
 	}
 	match, _, err := s.cfg.Passwords.Compare(ctx, user.PasswordHash, current)
@@ -195,10 +170,10 @@ func (s *Service) ChangePassword(ctx context.Context, c *AccessClaims, current, 
 		return err
 	}
 	if !match {
-		if err := s.countLoginFailure(ctx, key); err != nil {
-			return err
-		}
 		return ErrInvalidCredentials
+	}
+	if err := gate.succeeded(ctx, s.store); err != nil {
+		return err
 	}
 	hash, err := s.cfg.Passwords.Hash(ctx, next)
 	if err != nil {
@@ -240,4 +215,18 @@ func resemblesAccount(password, email, name string) bool {
 		}
 	}
 	return left != p && utf8.RuneCountInString(left) < 8
+}
+
+// userByEmail finds the account of an address. Addresses stored before
+// emails were normalised to NFC may differ from the canonical form; when
+// what was typed, lower-cased, is such a stored address, it is the exact
+// match and wins, so that two accounts whose forms collide both log in.
+func (s *Service) userByEmail(ctx context.Context, typed, canonical string) (*User, error) {
+	if legacy := strings.ToLower(strings.TrimSpace(typed)); legacy != canonical {
+		u, err := s.store.UserByEmail(ctx, legacy)
+		if !errors.Is(err, ErrNotFound) {
+			return u, err
+		}
+	}
+	return s.store.UserByEmail(ctx, canonical)
 }

@@ -24,7 +24,11 @@ type Policy struct {
 	// after it, reuse is theft and ends the session (RFC 9700 §4.14.2).
 	ReuseGrace time.Duration
 
-	LoginLimit    Limit // failed logins per (account, client address)
+	LoginLimit Limit // failed logins per (account, client address)
+	// AccountLimit caps the failed logins of one account from any address
+	// (NIST SP 800-63B §5.2.2: at most 100 consecutive failures); past 10
+	// failures each attempt also waits a growing delay (see limits.go).
+	AccountLimit  Limit
 	RegisterLimit Limit // registrations per client address
 }
 
@@ -39,6 +43,7 @@ func DefaultPolicy() Policy {
 		SessionTTL:    720 * time.Hour,
 		ReuseGrace:    10 * time.Second,
 		LoginLimit:    Limit{N: 10, Window: 15 * time.Minute},
+		AccountLimit:  Limit{N: 100, Window: 24 * time.Hour},
 		RegisterLimit: Limit{N: 20, Window: time.Hour},
 	}
 }
@@ -76,7 +81,7 @@ func (p Policy) Validate() error {
 	for _, l := range []struct {
 		field string
 		v     Limit
-	}{{"LoginLimit", p.LoginLimit}, {"RegisterLimit", p.RegisterLimit}} {
+	}{{"LoginLimit", p.LoginLimit}, {"AccountLimit", p.AccountLimit}, {"RegisterLimit", p.RegisterLimit}} {
 		if l.v.N < 0 {
 			return configErr(l.field, "the count must not be negative")
 		}

@@ -10,6 +10,9 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+	"golang.org/x/text/unicode/norm"
 )
 
 // NewID returns a random UUIDv7 (RFC 9562): time-ordered, so that new rows
@@ -71,30 +74,51 @@ func ValidID(s string) bool {
 	return err == nil
 }
 
-// CanonicalEmail returns the form an email is stored and looked up in: trimmed
-// and lower-cased, so that Alice@Example.com and alice@example.com are one
-// account (SECURITY.md O5: one shared function for register, login and
-// uniqueness). It returns an error when the address is not a plain
-// addr-spec (no display name, no control characters, at most 254 bytes).
+// MaxEmailBytes bounds an email address: RFC 5321 §4.5.3.1 limits a path
+// to 256 octets, which leaves 254 for the address. Longer input is refused
+// before anything is stored or hashed.
+const MaxEmailBytes = 254
+
+// CanonicalEmail returns the form an email is stored and looked up in, one
+// function for registration, login and uniqueness, so that two spellings of
+// one address are one account: trimmed, Unicode-normalised to NFC before
+// lower-casing (a composed and a decomposed "josé" are the same address,
+// UAX #15), with the domain in its ASCII (IDNA, RFC 5891) form. It returns
+// an error when the address is not a plain addr-spec (no display name, no
+// control characters, at most MaxEmailBytes bytes).
 func CanonicalEmail(email string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(email))
+	e := strings.TrimSpace(email)
 	if e == "" {
 		return "", errors.New("is required")
 	}
-	if len(e) > 254 || !utf8.ValidString(e) {
+	// Checked before normalising, so that a megabyte costs nothing.
+	if len(e) > MaxEmailBytes || !utf8.ValidString(e) {
 		return "", errors.New("is not a valid email address")
 	}
+	e = norm.NFC.String(strings.ToLower(norm.NFC.String(e)))
 	for _, r := range e {
 		if unicode.IsControl(r) || unicode.IsSpace(r) || r == unicode.ReplacementChar {
 			return "", errors.New("is not a valid email address")
 		}
 	}
-	addr, err := mail.ParseAddress(e)
-	if err != nil || addr.Address != e || addr.Name != "" {
+	at := strings.LastIndexByte(e, '@')
+	if at <= 0 || at == len(e)-1 {
 		return "", errors.New("is not a valid email address")
 	}
-	local, domain, ok := strings.Cut(e, "@")
-	if !ok || local == "" || domain == "" || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+	local, domain := e[:at], e[at+1:]
+	if strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return "", errors.New("is not a valid email address")
+	}
+	ascii, err := idna.Lookup.ToASCII(domain)
+	if err != nil {
+		return "", errors.New("is not a valid email address")
+	}
+	e = local + "@" + ascii
+	if len(e) > MaxEmailBytes {
+		return "", errors.New("is not a valid email address")
+	}
+	addr, err := mail.ParseAddress(e)
+	if err != nil || addr.Address != e || addr.Name != "" {
 		return "", errors.New("is not a valid email address")
 	}
 	return e, nil

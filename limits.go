@@ -1,0 +1,143 @@
+package gatehouse
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/netip"
+	"time"
+)
+
+// Brute-force defences of login (OWASP ASVS 5.0 6.3.1, NIST SP 800-63B
+// §5.2.2). Three counters guard every password check:
+//
+//   - per (account, client address): Policy.LoginLimit, 10 per 15 min by
+//     default, then 429 for that pair only;
+//   - per account, whatever the address: after accountDelayAfter failures
+//     each further attempt must wait a delay that doubles with every
+//     failure, up to accountMaxDelay; and Policy.AccountLimit (100 per day
+//     by default, NIST's "no more than 100 consecutive failed attempts")
+//     caps the attempts evaluated at all.
+//
+// The per-account part is a growing delay rather than a lock-out at a low
+// count on purpose: a lock-out that anyone can trigger by typing a victim's
+// email from many addresses is a denial of service against that victim.
+// With the delay, reaching the cap of 100 takes an attacker most of a day,
+// while the owner, who knows the password, waits seconds to minutes.
+//
+// Every counter is reserved before the password is hashed (count first,
+// then compare the returned count): however many attempts arrive at once,
+// at most the limit of them are evaluated, on one instance or many sharing
+// a database. A right password clears the account's counters.
+const (
+	accountDelayAfter = 10
+	accountMinDelay   = time.Second
+	accountMaxDelay   = 15 * time.Minute
+)
+
+// accountDelay is the wait before the next attempt on an account with
+// failures failed attempts (failures > accountDelayAfter).
+func accountDelay(failures int) time.Duration {
+	d := accountMinDelay
+	for i := accountDelayAfter; i < failures && d < accountMaxDelay; i++ {
+		d *= 2
+	}
+	return min(d, accountMaxDelay)
+}
+
+// limitKey names a counter by a digest of its parts, so that keys have a
+// fixed size whatever the client sends and the attempts table holds no
+// email address.
+func limitKey(kind string, parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return kind + "|" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// AddressKey is the client address as the limits count it: an IPv4
+// address whole, an IPv6 address by its /64, the block one subscriber
+// usually holds (RFC 6177), so that rotating through one's own /64 does
+// not buy fresh attempts. Anything unparsable is used as given (bounded).
+func AddressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		if len(ip) > 64 {
+			ip = ip[:64]
+		}
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
+}
+
+// loginGate holds the counters reserved for one login attempt.
+type loginGate struct {
+	pair, account, delay string
+}
+
+// reserveLogin reserves the attempt on every counter before the password
+// is checked, and returns a *RateLimitError when any of them is over.
+func (s *Service) reserveLogin(ctx context.Context, canonicalEmail, ip string) (*loginGate, error) {
+	g := &loginGate{
+		pair:    limitKey("login", canonicalEmail, AddressKey(ip)),
+		account: limitKey("login-account", canonicalEmail),
+		delay:   limitKey("login-delay", canonicalEmail),
+	}
+	now := s.now()
+	if l := s.cfg.AccountLimit; l.N > 0 {
+		failures, resetAt, err := s.store.Attempts(ctx, g.account, now)
+		if err != nil {
+			return nil, err
+		}
+		if failures >= l.N {
+			return nil, &RateLimitError{RetryAfter: retryAfter(resetAt, now)}
+		}
+		if failures >= accountDelayAfter {
+			// One attempt per delay: the first to open the delay window
+			// goes on, the others wait for it to pass.
+			n, until, err := s.store.AddAttempt(ctx, g.delay, now, accountDelay(failures))
+			if err != nil {
+				return nil, err
+			}
+			if n > 1 {
+				return nil, &RateLimitError{RetryAfter: retryAfter(until, now)}
+			}
+		}
+	}
+	if l := s.cfg.LoginLimit; l.N > 0 {
+		n, resetAt, err := s.store.AddAttempt(ctx, g.pair, now, l.Window)
+		if err != nil {
+			return nil, err
+		}
+		if n > l.N {
+			return nil, &RateLimitError{RetryAfter: retryAfter(resetAt, now)}
+		}
+	}
+	if l := s.cfg.AccountLimit; l.N > 0 {
+		n, resetAt, err := s.store.AddAttempt(ctx, g.account, now, l.Window)
+		if err != nil {
+			return nil, err
+		}
+		if n > l.N {
+			return nil, &RateLimitError{RetryAfter: retryAfter(resetAt, now)}
+		}
+	}
+	return g, nil
+}
+
+// succeeded clears the counters of an account whose password was right.
+func (g *loginGate) succeeded(ctx context.Context, st Store) error {
+	for _, k := range []string{g.pair, g.account, g.delay} {
+		if err := st.ClearAttempts(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
