@@ -321,7 +321,7 @@ func TestRegisterRateLimit(t *testing.T) {
 
 func TestLimitsOff(t *testing.T) {
 	t.Parallel()
-	g := startGatehouse(t, "--login-limit", "0", "--register-limit", "0")
+	g := startGatehouse(t, "--login-limit", "0", "--account-limit", "0", "--register-limit", "0")
 	c := newClient(t, g)
 	email := uniqueEmail("nolimit")
 	c.register(email)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -26,8 +27,13 @@ type Config struct {
 	// CORSOrigins are the exact origins allowed to call the API with
 	// credentials.
 	CORSOrigins []string
-	// Metrics, when set, is served at /metrics and records every request.
-	Metrics *Metrics
+	// Metrics, when set, records every request and is served at /metrics,
+	// unless PrivateMetrics says it is served elsewhere (its own listener).
+	Metrics        *Metrics
+	PrivateMetrics bool
+	// TrustedProxies are the peers whose X-Forwarded-For is believed; from
+	// any other peer the header is ignored (see clientIP).
+	TrustedProxies []netip.Prefix
 	// Logger receives one line per request; nil discards.
 	Logger *slog.Logger
 	// App serves everything outside the API (the demo single-page app);
@@ -36,27 +42,31 @@ type Config struct {
 }
 
 type api struct {
-	svc          Service
-	issuer       string
-	issuerOrigin string
-	secure       bool // cookies get Secure unless the issuer is plain http (CONTRACT §5)
-	jwks         func() []byte
-	ready        func(ctx context.Context) error
-	corsOrigins  map[string]bool
-	metrics      *Metrics
-	log          *slog.Logger
+	svc            Service
+	issuer         string
+	issuerOrigin   string
+	secure         bool // cookies get Secure unless the issuer is plain http (CONTRACT §5)
+	jwks           func() []byte
+	ready          func(ctx context.Context) error
+	corsOrigins    map[string]bool
+	metrics        *Metrics
+	trusted        []netip.Prefix
+	privateMetrics bool
+	log            *slog.Logger
 }
 
 // NewHandler returns the whole Gatehouse HTTP API as one handler.
 func NewHandler(cfg Config) http.Handler {
 	a := &api{
-		svc:         cfg.Service,
-		issuer:      strings.TrimSuffix(cfg.Issuer, "/"),
-		jwks:        cfg.JWKS,
-		ready:       cfg.Ready,
-		corsOrigins: map[string]bool{},
-		metrics:     cfg.Metrics,
-		log:         cfg.Logger,
+		svc:            cfg.Service,
+		issuer:         strings.TrimSuffix(cfg.Issuer, "/"),
+		jwks:           cfg.JWKS,
+		ready:          cfg.Ready,
+		corsOrigins:    map[string]bool{},
+		metrics:        cfg.Metrics,
+		trusted:        cfg.TrustedProxies,
+		privateMetrics: cfg.PrivateMetrics,
+		log:            cfg.Logger,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -74,7 +84,7 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	mux := http.NewServeMux()
 	a.routes(mux, app)
-	return a.observe(securityHeaders(a.cors(mux)))
+	return a.observe(securityHeaders(!strings.HasPrefix(a.issuer, "http://"), a.cors(mux)))
 }
 
 func (a *api) routes(mux *http.ServeMux, app http.Handler) {
@@ -103,7 +113,7 @@ func (a *api) routes(mux *http.ServeMux, app http.Handler) {
 	route("GET", "/.well-known/oauth-authorization-server", http.HandlerFunc(a.handleMetadata))
 	route("GET", "/healthz", http.HandlerFunc(a.handleHealthz))
 	route("GET", "/readyz", http.HandlerFunc(a.handleReadyz))
-	if a.metrics != nil {
+	if a.metrics != nil && !a.privateMetrics {
 		route("GET", "/metrics", a.metrics.Handler())
 	}
 	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

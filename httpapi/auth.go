@@ -36,7 +36,7 @@ func (a *api) handleRegister(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	u, err := a.svc.Register(r.Context(), f["email"], f["password"], f["name"], clientInfo(r))
+	u, err := a.svc.Register(r.Context(), f["email"], f["password"], f["name"], a.clientInfo(r))
 	a.metrics.countRegistration(err)
 	if err != nil {
 		a.writeError(w, r, err)
@@ -51,7 +51,7 @@ func (a *api) handleLogin(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	g, err := a.svc.Login(r.Context(), f["email"], f["password"], clientInfo(r))
+	g, err := a.svc.Login(r.Context(), f["email"], f["password"], a.clientInfo(r))
 	a.metrics.countLogin(err)
 	if err != nil {
 		a.writeError(w, r, err)
@@ -197,7 +197,7 @@ func (a *api) handleChangePassword(w http.ResponseWriter, r *http.Request, c *ga
 		a.writeError(w, r, err)
 		return
 	}
-	if err := a.svc.ChangePassword(r.Context(), c, f["current_password"], f["new_password"], clientInfo(r)); err != nil {
+	if err := a.svc.ChangePassword(r.Context(), c, f["current_password"], f["new_password"], a.clientInfo(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}

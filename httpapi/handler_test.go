@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 type fakeService struct {
 	err       error
 	refreshed []string // refresh tokens Refresh was called with
+	loginIP   string   // the client address Login saw last
 }
 
 var testUser = &gatehouse.User{ID: "usr_1", Email: "a@example.com", CreatedAt: time.Unix(1700000000, 0)}
@@ -32,7 +34,8 @@ func (f *fakeService) grant() *gatehouse.Grant {
 func (f *fakeService) Register(context.Context, string, string, string, gatehouse.ClientInfo) (*gatehouse.User, error) {
 	return testUser, f.err
 }
-func (f *fakeService) Login(context.Context, string, string, gatehouse.ClientInfo) (*gatehouse.Grant, error) {
+func (f *fakeService) Login(_ context.Context, _, _ string, client gatehouse.ClientInfo) (*gatehouse.Grant, error) {
+	f.loginIP = client.IP
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -262,5 +265,71 @@ func TestCookieClearedOnlyOnTerminalFailure(t *testing.T) {
 	a = do(t, newTestHandler(&fakeService{err: gatehouse.ErrUnavailable}), cookieRefresh(`{}`, guard))
 	if a.status != 503 || a.header.Get("Set-Cookie") != "" {
 		t.Fatalf("unavailable: %d cookie %q", a.status, a.header.Get("Set-Cookie"))
+	}
+}
+
+func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+	cases := []struct {
+		name, peer string
+		xff        []string
+		want       string
+	}{
+		{"untrusted peer: header ignored", "203.0.113.5:4000", []string{"198.51.100.1"}, "203.0.113.5"},
+		{"trusted proxy", "10.0.0.2:4000", []string{"198.51.100.1"}, "198.51.100.1"},
+		{"spoofed left part ignored", "10.0.0.2:4000", []string{"1.2.3.4, 198.51.100.1"}, "198.51.100.1"},
+		{"two trusted hops", "10.0.0.2:4000", []string{"198.51.100.1, 10.0.0.7"}, "198.51.100.1"},
+		{"split headers", "10.0.0.2:4000", []string{"1.2.3.4", "198.51.100.1"}, "198.51.100.1"},
+		{"malformed hop", "10.0.0.2:4000", []string{"1.2.3.4, garbage"}, "10.0.0.2"},
+		{"no header", "10.0.0.2:4000", nil, "10.0.0.2"},
+		{"IPv6 proxy", "[fd00::1]:4000", []string{"2001:db8::9"}, "2001:db8::9"},
+		{"with a port", "10.0.0.2:4000", []string{"198.51.100.1:5555"}, "198.51.100.1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := &fakeService{}
+			h := NewHandler(Config{Service: svc, Issuer: testIssuer, TrustedProxies: trusted, App: http.NotFoundHandler()})
+			r := jsonRequest("POST", "/api/auth/login", `{"email":"a@example.com","password":"pw"}`)
+			r.RemoteAddr = tc.peer
+			for _, v := range tc.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			do(t, h, r)
+			if svc.loginIP != tc.want {
+				t.Fatalf("client %q, want %q", svc.loginIP, tc.want)
+			}
+		})
+	}
+	// Without trusted proxies the header never counts.
+	svc := &fakeService{}
+	r := jsonRequest("POST", "/api/auth/login", `{"email":"a@example.com","password":"pw"}`)
+	r.RemoteAddr = "10.0.0.2:4000"
+	r.Header.Set("X-Forwarded-For", "198.51.100.1")
+	do(t, newTestHandler(svc), r)
+	if svc.loginIP != "10.0.0.2" {
+		t.Fatalf("no trusted proxies configured: client %q", svc.loginIP)
+	}
+}
+
+func TestHSTSOnlyUnderHTTPS(t *testing.T) {
+	for issuer, want := range map[string]bool{"https://auth.example.com": true, "http://localhost:8080": false} {
+		h := NewHandler(Config{Service: &fakeService{}, Issuer: issuer, App: http.NotFoundHandler()})
+		for _, path := range []string{"/healthz", "/api/users/me", "/anything"} {
+			a := do(t, h, httptest.NewRequest("GET", issuer+path, nil))
+			got := a.header.Get("Strict-Transport-Security")
+			if (got == "max-age=63072000; includeSubDomains") != want || (!want && got != "") {
+				t.Fatalf("%s%s: HSTS %q", issuer, path, got)
+			}
+		}
+	}
+}
+
+func TestPrivateMetricsAreNotPublic(t *testing.T) {
+	for _, private := range []bool{false, true} {
+		h := NewHandler(Config{Service: &fakeService{}, Issuer: testIssuer, Metrics: NewMetrics(), PrivateMetrics: private, App: http.NotFoundHandler()})
+		a := do(t, h, httptest.NewRequest("GET", testIssuer+"/metrics", nil))
+		if served := a.status == 200 && strings.Contains(a.body, "# HELP"); served == private {
+			t.Fatalf("private=%v: /metrics answered %d", private, a.status)
+		}
 	}
 }

@@ -30,7 +30,7 @@ func (a *api) handleToken(w http.ResponseWriter, r *http.Request) {
 	var g *gatehouse.Grant
 	switch f["grant_type"] {
 	case "password":
-		g, err = a.svc.Login(r.Context(), f["username"], f["password"], clientInfo(r))
+		g, err = a.svc.Login(r.Context(), f["username"], f["password"], a.clientInfo(r))
 		a.metrics.countLogin(err)
 	case "refresh_token":
 		if f["refresh_token"] == "" {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -38,6 +39,12 @@ type Config struct {
 	KeySecretFile string
 
 	CORSOrigins []string
+	// TrustedProxies are the reverse proxies in front of Gatehouse: from
+	// them, and only them, X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
+	// PrivateMetrics keeps /metrics off the public handler; serve
+	// [Server.MetricsHandler] on a listener of its own.
+	PrivateMetrics bool
 
 	// Password hashing: the argon2id parameters, and how many hashes run
 	// at once (0: as many as the CPUs, within the hasher's memory bound).

@@ -52,6 +52,7 @@ type Core struct {
 type Server struct {
 	*Core
 	handler http.Handler
+	metrics *httpapi.Metrics
 }
 
 const (
@@ -73,15 +74,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	registerPoolMetrics(metrics.Registry(), core.hasher)
-	s := &Server{Core: core}
+	s := &Server{Core: core, metrics: metrics}
 	s.handler = httpapi.NewHandler(httpapi.Config{
 		Service: core.svc, Issuer: core.cfg.Issuer,
-		JWKS:        func() []byte { return core.tokens.Keys().JWKS() },
-		Ready:       core.store.Ping,
-		CORSOrigins: cfg.CORSOrigins,
-		Metrics:     metrics,
-		Logger:      core.log,
-		App:         cfg.App,
+		JWKS:           func() []byte { return core.tokens.Keys().JWKS() },
+		Ready:          core.store.Ping,
+		CORSOrigins:    cfg.CORSOrigins,
+		TrustedProxies: cfg.TrustedProxies,
+		Metrics:        metrics,
+		PrivateMetrics: cfg.PrivateMetrics,
+		Logger:         core.log,
+		App:            cfg.App,
 	})
 	return s, nil
 }
@@ -171,6 +174,10 @@ func assemble(ctx context.Context, cfg Config, db DB, store gatehouse.Store, onR
 
 // ServeHTTP serves the Gatehouse API and app.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// MetricsHandler serves the Prometheus metrics, for a listener of their
+// own (Config.PrivateMetrics).
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.Handler() }
 
 // Service returns the lifecycle service, for embedders and the CLI.
 func (s *Core) Service() *gatehouse.Service { return s.svc }

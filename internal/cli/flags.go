@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"sort"
 	"strconv"
@@ -242,5 +243,41 @@ func (v uint32Value) Set(s string) error {
 		return fmt.Errorf("%q is not a whole number from 0 to %d", s, uint32(1<<32-1))
 	}
 	*v.v = uint32(n)
+	return nil
+}
+
+// prefixesValue is --trusted-proxies: comma-separated CIDR blocks or
+// single addresses.
+type prefixesValue struct{ list *[]netip.Prefix }
+
+func (v prefixesValue) String() string {
+	if v.list == nil {
+		return ""
+	}
+	parts := make([]string, len(*v.list))
+	for i, p := range *v.list {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (v prefixesValue) Set(s string) error {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(part); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			return fmt.Errorf("%q is not a CIDR block such as 10.0.0.0/8 or an address", part)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	*v.list = out
 	return nil
 }

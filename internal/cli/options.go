@@ -29,6 +29,8 @@ var flagOf = map[string]string{
 	"CORSOrigins":    "cors-origins",
 	"PasswordParams": "argon2-memory/--argon2-time",
 	"HashWorkers":    "hash-workers",
+	"TrustedProxies": "trusted-proxies",
+	"AccountLimit":   "account-limit",
 }
 
 // commandError prefixes err with the command, and a configuration error

@@ -28,7 +28,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	c.fs.Var(positiveDuration{&cfg.SessionTTL}, "session-ttl", "absolute lifetime of a session from login")
 	c.fs.Var(nonNegativeDuration{&cfg.ReuseGrace}, "reuse-grace", "how long a rotated refresh token may be presented again and get the session's current one; 0 turns the grace off")
 	c.fs.Var(originsValue{&cfg.CORSOrigins}, "cors-origins", "comma-separated exact origins allowed to call the API with credentials")
+	c.fs.Var(prefixesValue{&cfg.TrustedProxies}, "trusted-proxies", "comma-separated CIDR blocks of the reverse proxies in front; from them only, X-Forwarded-For names the client")
+	metricsAddr := c.fs.String("metrics-addr", "", "serve /metrics on this address only (e.g. 127.0.0.1:9090), not on the public listener")
 	c.fs.Var(limitValue{&cfg.LoginLimit}, "login-limit", "failed logins allowed per account and client address in a window (N/DURATION), then 429; 0 turns it off")
+	c.fs.Var(limitValue{&cfg.AccountLimit}, "account-limit", "failed logins allowed per account from any address in a window (N/DURATION); past 10 each attempt waits a delay that doubles, up to 15m; 0 turns it off")
 	c.fs.Var(limitValue{&cfg.RegisterLimit}, "register-limit", "registrations allowed per client address in a window (N/DURATION); 0 turns it off")
 	c.fs.Var(uint32Value{&cfg.PasswordParams.Memory}, "argon2-memory", "argon2id memory in KiB (OWASP minimum 19456; lower only in tests)")
 	c.fs.Var(uint32Value{&cfg.PasswordParams.Time}, "argon2-time", "argon2id passes (OWASP: 2 with 19 MiB)")
@@ -58,6 +61,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if !c.set("issuer") {
 		run.Issuer = "http://" + ln.Addr().String()
 	}
+	var metricsLn net.Listener
+	if *metricsAddr != "" {
+		run.PrivateMetrics = true
+		if metricsLn, err = net.Listen("tcp", *metricsAddr); err != nil {
+			return fmt.Errorf("gatehouse serve: --metrics-addr %s: %w", *metricsAddr, err)
+		}
+		defer metricsLn.Close()
+	}
 	if run.PasswordParams.Memory < password.OWASP.Memory {
 		run.Logger.Warn("argon2id memory below the OWASP minimum: for tests only", "memory_kib", run.PasswordParams.Memory)
 	}
@@ -81,11 +92,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer stopRun()
 	go gh.Run(runCtx)
 
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if metricsLn != nil {
+		metricsSrv := &http.Server{Handler: gh.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { serveErr <- metricsSrv.Serve(metricsLn) }()
+		defer metricsSrv.Close()
+	}
 	db, _ := server.ParseDB(run.DB)
 	fmt.Fprintf(stdout, "gatehouse %s listening on http://%s (issuer %s, database %s)\n", version(), ln.Addr(), run.Issuer, db)
 	run.Logger.Info("listening", "addr", ln.Addr().String(), "issuer", run.Issuer, "db", db.String())
+	if metricsLn != nil {
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metricsLn.Addr())
+	}
 
 	select {
 	case err := <-serveErr:
