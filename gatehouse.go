@@ -74,12 +74,14 @@ type SessionState struct {
 	ExpiresAt time.Time
 }
 
-// Revocation is one entry of the revocation feed: a session that ended.
+// Revocation is one entry of the revocation feed: a session that ended, or
+// a user that changed (whose cached copies every instance drops).
 // Seq increases with every revocation, so a reader resumes after the last
 // Seq it saw and misses nothing.
 type Revocation struct {
 	Seq       int64
-	SessionID string
+	SessionID string // the session that ended, or "" for a user change
+	UserID    string // set when the entry says a user changed
 }
 
 // Post is an entry of the demo protected resource.

@@ -246,9 +246,10 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*AccessClaim
 	return claims, nil
 }
 
-// Me returns the user of verified claims.
+// Me returns the public profile of the user of verified claims, from the
+// user cache: no database read once the user is known.
 func (s *Service) Me(ctx context.Context, c *AccessClaims) (*User, error) {
-	u, err := s.store.UserByID(ctx, c.Subject)
+	u, err := s.guard.users.get(ctx, c.Subject, s.store.UserByID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: user gone", ErrTokenInvalid)
 	}

@@ -31,10 +31,16 @@ type sessionGuard struct {
 	// used for that request but not cached.
 	epoch  atomic.Uint64
 	cursor int64 // last feed Seq applied; only the poller touches it
+
+	// users caches the users of /me, invalidated by the same feed.
+	users *userCache
 }
 
 func newSessionGuard(store Store, log *slog.Logger, max int, pollEvery time.Duration) *sessionGuard {
-	return &sessionGuard{store: store, log: log, max: max, pollEvery: pollEvery, entries: make(map[string]SessionState)}
+	return &sessionGuard{
+		store: store, log: log, max: max, pollEvery: pollEvery,
+		entries: make(map[string]SessionState), users: newUserCache(max),
+	}
 }
 
 // state returns the state of a session, from the cache or the store.
@@ -120,11 +126,17 @@ func (g *sessionGuard) poll(ctx context.Context) error {
 		if len(revs) == 0 {
 			return nil
 		}
-		ids := make([]string, len(revs))
-		for i, r := range revs {
-			ids[i] = r.SessionID
+		var sessions, users []string
+		for _, r := range revs {
+			if r.SessionID != "" {
+				sessions = append(sessions, r.SessionID)
+			}
+			if r.UserID != "" {
+				users = append(users, r.UserID)
+			}
 		}
-		g.revoked(ids...)
+		g.revoked(sessions...)
+		g.users.invalidate(users...)
 		g.cursor = revs[len(revs)-1].Seq
 		if len(revs) < 1000 {
 			return nil
