@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 )
@@ -84,35 +83,7 @@ func TestTwoInstances(t *testing.T) {
 	t.Run("refresh race split across A and B converges", func(t *testing.T) {
 		t.Parallel()
 		_, t0 := ca.newUser("ab-race")
-		const n = 24
-		var wg sync.WaitGroup
-		results := make([]*response, n)
-		start := make(chan struct{})
-		for i := range n {
-			c := ca
-			if i%2 == 1 {
-				c = cb
-			}
-			wg.Go(func() {
-				<-start
-				results[i] = c.refresh(t0.Refresh)
-			})
-		}
-		close(start)
-		wg.Wait()
-		successors := map[string]bool{}
-		for _, r := range results {
-			if r.Status != 200 {
-				t.Fatalf("a racing refresh failed (a spurious reuse?): %s", r)
-			}
-			successors[r.str(t, "refresh_token")] = true
-		}
-		if len(successors) != 1 {
-			t.Fatalf("%d different successors across the instances, want exactly 1", len(successors))
-		}
-		for rt := range successors {
-			cb.mustRefresh(rt)
-		}
+		cb.mustRefresh(raceRefresh(t, t0.Refresh, ca, cb))
 	})
 }
 

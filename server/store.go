@@ -10,24 +10,36 @@ import (
 	"github.com/gatehouse/gatehouse/sqlite"
 )
 
-// OpenStore opens and migrates the store of db: embedded SQLite or
-// PostgreSQL. Errors name the database without its password.
-func OpenStore(ctx context.Context, db DB, log *slog.Logger) (gatehouse.Store, error) {
+// migratingStore is what both stores offer beside gatehouse.Store.
+type migratingStore interface {
+	gatehouse.Store
+	Migrate(ctx context.Context) ([]string, error)
+}
+
+// openDB opens the store of db, without migrating it.
+func openDB(ctx context.Context, db DB, log *slog.Logger) (migratingStore, error) {
+	var (
+		st  migratingStore
+		err error
+	)
 	if db.Postgres() {
-		st, err := postgres.Open(ctx, db.URL, postgres.Options{Logger: log})
-		if err != nil {
-			return nil, dbErr(db, err)
-		}
-		// Instances starting at once take turns (an advisory lock).
-		if _, err := st.Migrate(ctx); err != nil {
-			st.Close()
-			return nil, dbErr(db, fmt.Errorf("migrate: %w", err))
-		}
-		return st, nil
+		st, err = postgres.Open(ctx, db.URL, postgres.Options{Logger: log})
+	} else {
+		st, err = sqlite.Open(ctx, db.Path, sqlite.Options{Logger: log})
 	}
-	st, err := sqlite.Open(ctx, db.Path, sqlite.Options{Logger: log})
 	if err != nil {
 		return nil, dbErr(db, err)
+	}
+	return st, nil
+}
+
+// OpenStore opens and migrates the store of db: embedded SQLite or
+// PostgreSQL (where instances starting at once take turns, under an
+// advisory lock). Errors name the database without its password.
+func OpenStore(ctx context.Context, db DB, log *slog.Logger) (gatehouse.Store, error) {
+	st, err := openDB(ctx, db, log)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := st.Migrate(ctx); err != nil {
 		st.Close()
@@ -43,17 +55,9 @@ func Migrate(ctx context.Context, dbSetting string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if db.Postgres() {
-		st, err := postgres.Open(ctx, db.URL, postgres.Options{})
-		if err != nil {
-			return nil, dbErr(db, err)
-		}
-		defer st.Close()
-		return st.Migrate(ctx)
-	}
-	st, err := sqlite.Open(ctx, db.Path, sqlite.Options{})
+	st, err := openDB(ctx, db, nil)
 	if err != nil {
-		return nil, dbErr(db, err)
+		return nil, err
 	}
 	defer st.Close()
 	return st.Migrate(ctx)
