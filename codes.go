@@ -5,6 +5,14 @@ import (
 	"net/http"
 )
 
+// Accounts by email.
+var (
+	ErrEmailTokenInvalid = errors.New("the link is not valid: it was used, replaced or never issued")
+	ErrEmailTokenExpired = errors.New("the link expired: ask for a new one")
+	ErrAlreadyVerified   = errors.New("the email address is already verified")
+	ErrEmailNotVerified  = errors.New("the email address is not verified yet")
+)
+
 // Errors of the HTTP edge. They live here, beside the domain sentinels,
 // so that the Go client can map their codes back as well.
 var (
@@ -45,6 +53,10 @@ var errorCodes = []ErrorCode{
 	{ErrNotFound, "not_found", http.StatusNotFound},
 	{ErrConflict, "conflict", http.StatusConflict},
 	{ErrUnavailable, "unavailable", http.StatusServiceUnavailable},
+	{ErrEmailTokenInvalid, "email_token_invalid", http.StatusBadRequest},
+	{ErrEmailTokenExpired, "email_token_expired", http.StatusBadRequest},
+	{ErrAlreadyVerified, "already_verified", http.StatusConflict},
+	{ErrEmailNotVerified, "email_not_verified", http.StatusForbidden},
 	{ErrInvalidRequest, "invalid_request", http.StatusBadRequest},
 	{ErrPayloadTooLarge, "payload_too_large", http.StatusRequestEntityTooLarge},
 	{ErrUnsupportedMediaType, "unsupported_media_type", http.StatusUnsupportedMediaType},

@@ -15,11 +15,12 @@ import (
 
 // User is an account. PasswordHash is a PHC string and never leaves the server.
 type User struct {
-	ID           string
-	Email        string // canonical form, see [CanonicalEmail]
-	Name         string
-	PasswordHash string
-	CreatedAt    time.Time
+	ID            string
+	Email         string // canonical form, see [CanonicalEmail]
+	EmailVerified bool   // the owner followed a link sent to Email
+	Name          string
+	PasswordHash  string
+	CreatedAt     time.Time
 }
 
 // Session is one login: the family of refresh tokens that descend from it.
