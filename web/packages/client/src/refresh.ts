@@ -60,6 +60,7 @@ export class Refresher {
     if (stale && !this.tabs.leads()) {
       const got = await this.tabs.askLeader(stale);
       if (got !== 'lead') return got;
+      if (!this.session.tokens) throw new AuthError(401, 'signed_out', 'signed out in another tab');
     }
     return this.tabs.exclusive(() => this.refreshLocked(stale));
   }

@@ -179,7 +179,11 @@ export class Tabs {
     if (this.o.storage.sharing !== 'session' || !this.locks || !this.channel) return;
     const sid = tokens?.sid ?? null;
     if (this.lead?.sid === sid) return;
-    this.lead?.release?.();
+    // The lock is let go a moment later, so that the message that says why
+    // (a logout, an expiry) reaches the followers before one of them takes
+    // the lead and refreshes a session that has ended.
+    const release = this.lead?.release;
+    if (release) setTimeout(release, HANDOFF_MS);
     this.lead = null;
     if (!sid || this.disposed) return;
     const lead: { sid: string; held: boolean; release: (() => void) | null } = { sid, held: false, release: null };
