@@ -1,4 +1,4 @@
-import { AuthError, asAuthError } from './errors.js';
+import { AuthError, asAuthError, type AuthErrorCode } from './errors.js';
 import { Refresher } from './refresh.js';
 import { Schedule } from './schedule.js';
 import { Session } from './session.js';
@@ -353,7 +353,7 @@ export class AuthClient {
    * returned). `session_revoked` ends the session here. For adapters
    * (axios, RTK Query); {@link AuthClient.fetch} uses it.
    */
-  async handleUnauthorized(sentToken: string | null, code: string | null): Promise<string | null> {
+  async handleUnauthorized(sentToken: string | null, code: AuthErrorCode | null): Promise<string | null> {
     const cur = this.session.tokens;
     if (!sentToken || !cur) return null;
     if (code === 'session_revoked') {
