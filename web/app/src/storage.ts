@@ -3,8 +3,9 @@ import type { StorageStrategy } from '@gatehouse/client';
 // The demo can run with any of the SDK's storage strategies, to compare
 // them. The choice is made on the Settings page only, never from a link: a
 // `?storage=` in a URL someone sent must not move this browser's tokens to
-// a place where scripts can read them (issue 16). The default is the SDK's:
-// the cookie transport.
+// a place where scripts can read them (issue 16; OWASP HTML5 Security Cheat
+// Sheet, "Local Storage": a single XSS reads all of it). The default is the
+// SDK's: the cookie transport.
 const KEY = 'gatehouse-demo.token-storage';
 // Where an earlier version kept a choice that a link could make; it is
 // dropped rather than honoured.

@@ -1,6 +1,7 @@
 import type { AuthError } from './errors.js';
 import type { Tokens, VisibilitySource } from './types.js';
 
+/** ScheduleOptions are the timing settings of {@link Schedule}, from the client's options. */
 export interface ScheduleOptions {
   margin: number;
   proactive: boolean;

@@ -2,7 +2,7 @@ import type { AuthError } from './errors.js';
 import type { TokenStorage } from './storage.js';
 import type { AuthEventName, AuthEvents, AuthState, SignOutReason, Tokens, User } from './types.js';
 
-/** What the session tells the rest of the client. */
+/** SessionHooks is what the session tells the rest of the client. */
 export interface SessionHooks {
   /** tokensChanged runs after every change of the tokens (null: signed out): timers follow it. */
   tokensChanged(tokens: Tokens | null): void;

@@ -113,6 +113,7 @@ function safe<T>(f: () => T, fallback: T): T {
   }
 }
 
+/** webStorage returns the page's localStorage or sessionStorage, or null where there is none or it may not be read. */
 export function webStorage(kind: 'localStorage' | 'sessionStorage'): Storage | null {
   return safe(() => (globalThis as unknown as Record<string, Storage | undefined>)[kind] ?? null, null);
 }

@@ -22,6 +22,7 @@ type StateMessage = Extract<Message, { type: 'state' }>;
 const SYNC_WAIT_MS = 250;
 const HANDOFF_MS = 100;
 
+/** TabsOptions is what {@link Tabs} needs from the client. */
 export interface TabsOptions {
   session: Session;
   storage: TokenStorage;
@@ -362,6 +363,6 @@ function randomId(): string {
   return c?.randomUUID ? c.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
 
-export function sleep(ms: number): Promise<void> {
+function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

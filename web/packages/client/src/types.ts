@@ -39,6 +39,7 @@ export interface User {
   created_at: string;
 }
 
+/** AuthStatus is where start-up validation and the session stand. */
 export type AuthStatus = 'loading' | 'authenticated' | 'unauthenticated';
 
 /**
@@ -75,6 +76,7 @@ export interface ChannelLike {
   onmessage: ((event: MessageEvent) => void) | null;
 }
 
+/** VisibilitySource is where visibilitychange comes from (document). */
 export interface VisibilitySource {
   readonly visibilityState?: string;
   addEventListener(type: 'visibilitychange', listener: () => void): void;
