@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   PASSWORD,
+  chooseStorage,
   cleanupScratch,
   eventually,
   launchChromium,
@@ -278,6 +279,46 @@ describe('seed 000 in the browser', () => {
   });
 });
 
+describe('token storage setting', () => {
+  it('a ?storage= link changes nothing; the Settings page does, and signs out first', async () => {
+    const email = uniqueEmail('setting');
+    await registerUser(gh.url, email);
+    const { context, page, w } = await newContext();
+    // A link that asks for a weaker storage is ignored: the cookie transport stays.
+    await page.goto(`${gh.url}/login?storage=localStorage`);
+    await page.getByText('Token storage: cookie').waitFor();
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(`${gh.url}/dashboard`);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+    await page.getByText('Token storage: cookie').waitFor();
+    const kept = await page.evaluate(() => JSON.stringify({ ...localStorage }));
+    assert.doesNotMatch(kept, /accessToken|refreshToken|token-storage/, 'the link left a setting or tokens in localStorage');
+    assert.ok((await context.cookies()).some((c) => c.name === 'gatehouse_refresh'), 'the refresh token is in the cookie');
+
+    // The setting, made in the UI, applies to every tab of the browser.
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+    await screenshot(page, '10-settings');
+    await page.getByRole('radio', { name: /^localStorage/ }).check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Token storage: localStorage').waitFor();
+    assert.equal(w.to('/api/auth/logout', 'POST').length, 1, 'saving another storage signs out first');
+    assert.ok(!(await context.cookies()).some((c) => c.name === 'gatehouse_refresh'), 'the old session’s cookie is gone');
+    const other = await context.newPage();
+    await other.goto(`${gh.url}/login`);
+    await other.getByText('Token storage: localStorage').waitFor();
+    // ...and back to the default.
+    await chooseStorage(page, gh.url, 'cookie');
+    await other.reload();
+    await other.getByText('Token storage: cookie').waitFor();
+    assertNoProblems(w);
+    await context.close();
+  });
+});
+
 for (const storage of ['cookie', 'localStorage']) describe(`several tabs (${storage} storage)`, () => {
   it('three tabs at each expiry make exactly one refresh call, and all use its token', async () => {
     const email = uniqueEmail('tabs');
@@ -357,7 +398,7 @@ for (const storage of ['cookie', 'localStorage']) describe(`several tabs (${stor
 
 describe('served by the Go binary', () => {
   it('every app route gets index.html with the strict CSP, assets are cached, and missing assets are 404', async () => {
-    for (const p of ['/', '/login', '/register', '/dashboard', '/sessions', '/no/such/route']) {
+    for (const p of ['/', '/login', '/register', '/dashboard', '/sessions', '/settings', '/no/such/route']) {
       const r = await fetch(gh.url + p);
       assert.equal(r.status, 200, p);
       assert.match(r.headers.get('content-type'), /^text\/html/);

@@ -143,9 +143,23 @@ export function uniqueEmail(tag) {
   return `${tag}-${process.pid}-${++seq}-${Date.now().toString(36)}@example.com`;
 }
 
-/** loginThroughUI fills the login form and waits for the dashboard; storage picks the demo's token storage for the browser profile. */
+/**
+ * chooseStorage picks the demo's token storage on its Settings page (the
+ * only place it can be chosen: a link cannot), for the whole browser
+ * profile, and waits for the app to reload with it.
+ */
+export async function chooseStorage(page, base, storage) {
+  await page.goto(`${base}/settings`);
+  await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+  await page.getByRole('radio', { name: new RegExp(`^${storage}\\b`) }).check();
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByText(`Token storage: ${storage}`).waitFor();
+}
+
+/** loginThroughUI fills the login form and waits for the dashboard; storage, if given, is chosen on the Settings page first. */
 export async function loginThroughUI(page, base, email, storage) {
-  await page.goto(`${base}/login${storage ? `?storage=${storage}` : ''}`);
+  if (storage && storage !== 'cookie') await chooseStorage(page, base, storage);
+  await page.goto(`${base}/login`);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Log in' }).click();

@@ -6,6 +6,7 @@ import { RegisterPage } from './pages/Register';
 import { DashboardPage } from './pages/Dashboard';
 import { SessionsPage } from './pages/Sessions';
 import { NotFoundPage } from './pages/NotFound';
+import { SettingsPage } from './pages/Settings';
 import { storageNotes } from './storage';
 
 function toLogin(loginPath: string, returnTo: string) {
@@ -78,6 +79,9 @@ export function App() {
     case '/register':
       page = <RegisterPage />;
       break;
+    case '/settings':
+      page = <SettingsPage />;
+      break;
     case '/dashboard':
       page = (
         <Protected>
@@ -108,6 +112,7 @@ export function App() {
         <nav aria-label="Main">
           <Link to="/dashboard">Dashboard</Link>
           <Link to="/sessions">Sessions</Link>
+          <Link to="/settings">Settings</Link>
         </nav>
         <div className="account">
           {status === 'authenticated' && user ? (

@@ -10,10 +10,54 @@ export interface Problem {
   title?: string;
   status?: number;
   detail?: string;
-  code?: string;
+  code?: AuthErrorCode;
   errors?: FieldError[];
   [extension: string]: unknown;
 }
+
+/**
+ * ServerErrorCode is a `code` Gatehouse puts in its problem+json answers
+ * (httpapi/problem.go and CONTRACT §2, §4, §5).
+ */
+export type ServerErrorCode =
+  | 'validation_failed'
+  | 'email_taken'
+  | 'invalid_credentials'
+  | 'rate_limited'
+  | 'server_busy'
+  | 'token_missing'
+  | 'token_expired'
+  | 'token_invalid'
+  | 'session_revoked'
+  | 'refresh_token_invalid'
+  | 'refresh_token_expired'
+  | 'refresh_token_reused'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'unavailable'
+  | 'invalid_request'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'csrf_failed'
+  | 'method_not_allowed'
+  | 'internal_error';
+
+/**
+ * ClientErrorCode is a `code` the client makes up itself: no answer
+ * (`network_error`), an answer it cannot use (`bad_response`), no refresh
+ * token to send (`refresh_token_missing`), a logout while a call was on its
+ * way (`signed_out`), or a failed answer without a problem document
+ * (`http_<status>`).
+ */
+export type ClientErrorCode = 'network_error' | 'bad_response' | 'refresh_token_missing' | 'signed_out' | `http_${number}`;
+
+/**
+ * AuthErrorCode is every code an {@link AuthError} may carry. The
+ * `string & {}` member keeps codes that a newer server adds usable (and
+ * still lets editors complete the known ones).
+ */
+export type AuthErrorCode = ServerErrorCode | ClientErrorCode | (string & {});
 
 /**
  * AuthError is what the client throws: `status` and `code` come from the
@@ -22,12 +66,12 @@ export interface Problem {
  */
 export class AuthError extends Error {
   readonly status: number;
-  readonly code: string;
+  readonly code: AuthErrorCode;
   readonly problem: Problem | null;
   /** Seconds to wait before trying again, from `Retry-After` (429, 503). */
   readonly retryAfter: number | null;
 
-  constructor(status: number, code: string, message: string, problem: Problem | null = null, retryAfter: number | null = null) {
+  constructor(status: number, code: AuthErrorCode, message: string, problem: Problem | null = null, retryAfter: number | null = null) {
     super(message);
     this.name = 'AuthError';
     this.status = status;
@@ -59,33 +103,7 @@ export function networkError(cause: unknown): AuthError {
   return err;
 }
 
-/** readProblem reads a failed response into an AuthError (it consumes the body). */
-export async function errorFromResponse(res: Response): Promise<AuthError> {
-  let problem: Problem | null = null;
-  try {
-    const text = await res.text();
-    if (text) {
-      const parsed: unknown = JSON.parse(text);
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) problem = parsed as Problem;
-    }
-  } catch {
-    problem = null;
-  }
-  const code = typeof problem?.code === 'string' ? problem.code : `http_${res.status}`;
-  const message = (typeof problem?.detail === 'string' && problem.detail) || (typeof problem?.title === 'string' && problem.title) || `HTTP ${res.status}`;
-  const ra = Number(res.headers.get('Retry-After'));
-  return new AuthError(res.status, code, message, problem, Number.isFinite(ra) && ra > 0 ? ra : null);
-}
-
-/** problemCode returns the `code` of a problem+json response without consuming it. */
-export async function problemCode(res: Response): Promise<string | null> {
-  const type = res.headers.get('Content-Type') ?? '';
-  if (!type.includes('json')) return null;
-  try {
-    const body: unknown = await res.clone().json();
-    if (body && typeof body === 'object' && typeof (body as Problem).code === 'string') return (body as Problem).code as string;
-  } catch {
-    return null;
-  }
-  return null;
+/** asAuthError returns e as an AuthError, wrapping anything else as a network error. */
+export function asAuthError(e: unknown): AuthError {
+  return e instanceof AuthError ? e : networkError(e);
 }

@@ -8,11 +8,12 @@ export type {
   ChannelLike,
   LockManagerLike,
   SignOutReason,
+  StorageStrategy,
+  Tokens,
   User,
-} from './client.js';
+} from './types.js';
 export { AuthError } from './errors.js';
-export type { FieldError, Problem } from './errors.js';
-export type { StorageStrategy, Tokens } from './storage.js';
+export type { AuthErrorCode, ClientErrorCode, FieldError, Problem, ServerErrorCode } from './errors.js';
 export { decodeClaims } from './jwt.js';
 export type { TokenClaims } from './jwt.js';
 export { attachAxios, baseQueryWithReauth, prepareAuthHeaders } from './adapters.js';

@@ -1,0 +1,160 @@
+import { AuthError, networkError, type AuthErrorCode, type Problem } from './errors.js';
+import { tokensFrom, type TokenStorage } from './storage.js';
+import type { TokenResponse, Tokens } from './types.js';
+
+/**
+ * Wire makes the HTTP calls: the auth endpoints (login, register, refresh,
+ * logout) with the storage strategy's transport, and bearer requests. It
+ * holds no state beyond its configuration.
+ */
+export class Wire {
+  readonly baseUrl: string;
+  private readonly apiOrigin: string | null;
+
+  constructor(
+    baseUrl: string,
+    private readonly rawFetch: typeof fetch,
+    private readonly storage: TokenStorage,
+    private readonly timeout: number,
+  ) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.apiOrigin = originOf(this.baseUrl);
+  }
+
+  /** scope names the API for lock and channel names: its origin, or this page's. */
+  get scope(): string {
+    return this.apiOrigin ?? 'same-origin';
+  }
+
+  login(email: string, password: string): Promise<Response> {
+    const headers: Record<string, string> = this.storage.cookieTransport ? { 'X-Refresh-Transport': 'cookie' } : {};
+    return this.post('/api/auth/login', { email, password }, headers);
+  }
+
+  register(email: string, password: string, name?: string): Promise<Response> {
+    return this.post('/api/auth/register', name ? { email, password, name } : { email, password });
+  }
+
+  /** refresh presents refreshToken, or with the cookie transport the cookie. */
+  refresh(refreshToken: string | null): Promise<Response> {
+    if (this.storage.cookieTransport) return this.post('/api/auth/refresh', {}, { ...csrfHeaders(), 'X-Refresh-Transport': 'cookie' });
+    return this.post('/api/auth/refresh', { refresh_token: refreshToken });
+  }
+
+  logout(refreshToken: string | null): Promise<Response> {
+    if (this.storage.cookieTransport) return this.post('/api/auth/logout', {}, csrfHeaders());
+    return this.post('/api/auth/logout', { refresh_token: refreshToken });
+  }
+
+  /** tokensOf reads a token answer; it throws `bad_response` when a token the strategy needs is missing. */
+  tokensOf(body: TokenResponse, now: number): Tokens {
+    if (typeof body.access_token !== 'string') throw new AuthError(502, 'bad_response', 'the server sent no access token');
+    if (this.storage.cookieTransport) return tokensFrom(body.access_token, null, body.expires_in, now);
+    if (typeof body.refresh_token !== 'string' || !body.refresh_token) throw new AuthError(502, 'bad_response', 'the server sent no refresh token');
+    return tokensFrom(body.access_token, body.refresh_token, body.expires_in, now);
+  }
+
+  private async post(path: string, body: object, headers: Record<string, string> = {}): Promise<Response> {
+    try {
+      return await this.rawFetch(this.baseUrl + path, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...headers },
+        body: JSON.stringify(body),
+        // The refresh cookie must be sent and stored even when Gatehouse is
+        // on another origin (allowed by --cors-origins).
+        credentials: this.storage.cookieTransport ? 'include' : 'same-origin',
+        cache: 'no-store',
+        signal: timeoutSignal(this.timeout),
+      });
+    } catch (e) {
+      throw networkError(e);
+    }
+  }
+
+  /** send makes a request with the bearer token, if any. Rejects with AuthError when no answer arrives (an abort stays an AbortError). */
+  async send(input: RequestInfo | URL, target: string, init: RequestInit, token: string | null): Promise<Response> {
+    const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+    if (token) headers.set('Authorization', `Bearer ${token}`);
+    const req = input instanceof Request ? input.clone() : target;
+    try {
+      return await this.rawFetch(req, { ...init, headers });
+    } catch (e) {
+      if (e instanceof DOMException && e.name === 'AbortError') throw e;
+      throw networkError(e);
+    }
+  }
+
+  /** resolve turns a path ("/api/posts") into a URL on baseUrl. */
+  resolve(input: RequestInfo | URL): string {
+    if (input instanceof Request) return input.url;
+    const s = input instanceof URL ? input.href : input;
+    return s.startsWith('/') && !s.startsWith('//') ? this.baseUrl + s : s;
+  }
+
+  /** isApi reports whether a URL is on Gatehouse's origin: the bearer token goes nowhere else. */
+  isApi(url: string): boolean {
+    if (url.startsWith('/') && !url.startsWith('//')) return true;
+    const origin = originOf(url);
+    if (!origin) return false;
+    if (this.apiOrigin) return origin === this.apiOrigin;
+    const here = (globalThis as { location?: { origin?: string } }).location?.origin;
+    return origin === here;
+  }
+}
+
+// The cookie transport's CSRF defence: a custom header a cross-site form
+// cannot send, which also forces a CORS preflight (CONTRACT §5; OWASP CSRF
+// cheat sheet, "Employing Custom Request Headers").
+function csrfHeaders(): Record<string, string> {
+  return { 'X-CSRF-Guard': '1' };
+}
+
+function originOf(url: string): string | null {
+  try {
+    return url ? new URL(url).origin : null;
+  } catch {
+    return null;
+  }
+}
+
+function timeoutSignal(ms: number): AbortSignal | undefined {
+  return typeof AbortSignal !== 'undefined' && 'timeout' in AbortSignal ? AbortSignal.timeout(ms) : undefined;
+}
+
+/** replayable reports whether a request can be sent again (its body was not a consumed stream). */
+export function replayable(input: RequestInfo | URL, init: RequestInit): boolean {
+  if (input instanceof Request) return !input.bodyUsed;
+  const b = init.body;
+  return !(typeof ReadableStream !== 'undefined' && b instanceof ReadableStream);
+}
+
+/** errorFromResponse reads a failed response into an AuthError (it consumes the body). */
+export async function errorFromResponse(res: Response): Promise<AuthError> {
+  let problem: Problem | null = null;
+  try {
+    const text = await res.text();
+    if (text) {
+      const parsed: unknown = JSON.parse(text);
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) problem = parsed as Problem;
+    }
+  } catch {
+    problem = null;
+  }
+  const code = typeof problem?.code === 'string' ? problem.code : (`http_${res.status}` as const);
+  const message = (typeof problem?.detail === 'string' && problem.detail) || (typeof problem?.title === 'string' && problem.title) || `HTTP ${res.status}`;
+  const ra = Number(res.headers.get('Retry-After'));
+  return new AuthError(res.status, code, message, problem, Number.isFinite(ra) && ra > 0 ? ra : null);
+}
+
+/** problemCode returns the `code` of a problem+json response without consuming it. */
+export async function problemCode(res: Response): Promise<AuthErrorCode | null> {
+  const type = res.headers.get('Content-Type') ?? '';
+  if (!type.includes('json')) return null;
+  try {
+    const body: unknown = await res.clone().json();
+    if (body && typeof body === 'object' && typeof (body as Problem).code === 'string') return (body as Problem).code as AuthErrorCode;
+  } catch {
+    return null;
+  }
+  return null;
+}
