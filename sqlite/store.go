@@ -33,6 +33,11 @@ type Options struct {
 	BusyTimeout time.Duration
 	// MaxReaders bounds the read pool. Default max(4, GOMAXPROCS).
 	MaxReaders int
+	// GroupCommitWindow is how long the committer of the session writes
+	// (see group.go) waits for more concurrent writes to join a batch once
+	// the previous batch held more than one; a lone writer never waits.
+	// Default 200µs; negative commits every write in its own transaction.
+	GroupCommitWindow time.Duration
 	// Logger receives migration notices; nil discards them.
 	Logger *slog.Logger
 }
@@ -41,8 +46,9 @@ type Options struct {
 // concurrent use. See the package documentation for its connection layout.
 type Store struct {
 	path   string
-	write  *sql.DB // one connection; every write transaction is BEGIN IMMEDIATE
-	read   *sql.DB // a pool of query_only connections
+	write  *sql.DB    // one connection; every write transaction is BEGIN IMMEDIATE
+	read   *sql.DB    // a pool of query_only connections
+	group  *committer // batches the hot session writes; nil: off
 	log    *slog.Logger
 	closed atomic.Bool
 }
@@ -71,6 +77,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if opts.MaxReaders <= 0 {
 		opts.MaxReaders = max(4, runtime.GOMAXPROCS(0))
+	}
+	if opts.GroupCommitWindow == 0 {
+		opts.GroupCommitWindow = defaultGroupWindow
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -137,6 +146,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	if opts.GroupCommitWindow > 0 {
+		s.group = newCommitter(s, opts.GroupCommitWindow)
+	}
 	return s, nil
 }
 
@@ -184,11 +196,15 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools. The readers go first, so that the writer is the
-// last connection and checkpoints the WAL into the database file.
+// Close commits the writes already queued for a batch, then closes both
+// pools. The readers go first, so that the writer is the last connection
+// and checkpoints the WAL into the database file.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
+	}
+	if s.group != nil {
+		s.group.stop()
 	}
 	return errors.Join(s.read.Close(), s.write.Close())
 }

@@ -14,7 +14,7 @@ import (
 // settings it compares) and calls them.
 
 // BenchSessions stores a user and n sessions in s and returns the sessions.
-func BenchSessions(b *testing.B, s gatehouse.Store, n int) []*gatehouse.Session {
+func BenchSessions(b testing.TB, s gatehouse.Store, n int) []*gatehouse.Session {
 	b.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC()
