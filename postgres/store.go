@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/storeerr"
 )
 
 // Options configures [Open]. The zero value is the production default.
@@ -216,45 +217,38 @@ func sqlState(err error) string {
 }
 
 // wrap turns an error of the database into one wrapping a gatehouse
-// sentinel, chosen by SQLSTATE or error type, never by message text
-// (STYLE.md). Errors that already carry a sentinel pass unchanged.
+// sentinel, by the rules both stores share (package storeerr).
 func (s *Store) wrap(ctx context.Context, op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, gatehouse.ErrNotFound) || errors.Is(err, gatehouse.ErrConflict) || errors.Is(err, gatehouse.ErrUnavailable) {
-		return err
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		// The caller gave up (client gone, server shutting down): say so,
-		// rather than blaming the database.
-		return fmt.Errorf("postgres: %s: %w", op, ctxErr)
-	}
+	return storeerr.Mapper{Store: "postgres", Closed: s.closed.Load, Classify: s.classify}.Wrap(ctx, op, err)
+}
+
+// classify says what an error of pgx means, by SQLSTATE or error type,
+// never by message text (STYLE.md).
+func (s *Store) classify(err error) (storeerr.Kind, string) {
 	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || sqlState(err) == "57014" {
-		// Our own QueryTimeout ended it: the database is too slow or gone.
-		return fmt.Errorf("postgres: %s: %w: no answer within %v", op, gatehouse.ErrUnavailable, s.opts.QueryTimeout)
-	}
-	if s.closed.Load() {
-		return fmt.Errorf("postgres: %s: %w: the store is closed", op, gatehouse.ErrUnavailable)
+		// Our own QueryTimeout ended it (the caller's context, had it
+		// ended, would have been reported before): the database is too
+		// slow or gone.
+		return storeerr.Unavailable, fmt.Sprintf("no answer within %v", s.opts.QueryTimeout)
 	}
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch {
-		case pe.Code == "23505": // unique_violation
-			return fmt.Errorf("postgres: %s: %w: %w", op, gatehouse.ErrConflict, err)
-		case pe.Code == "23503": // foreign_key_violation: a missing user or session
-			return fmt.Errorf("postgres: %s: %w: %w", op, gatehouse.ErrNotFound, err)
-		case pe.Code == "22021" || pe.Code == "22P05": // a NUL (or unencodable) character in text
-			return fmt.Errorf("postgres: %s: %w: text with a NUL character: %w", op, gatehouse.ErrInvalidInput, err)
-		case unavailableState(pe.Code):
-			return fmt.Errorf("postgres: %s: %w: %w", op, gatehouse.ErrUnavailable, err)
+	if !errors.As(err, &pe) {
+		if connectionLost(err) {
+			return storeerr.Unavailable, ""
 		}
-		return fmt.Errorf("postgres: %s: %w", op, err)
+		return storeerr.Other, ""
 	}
-	if connectionLost(err) {
-		return fmt.Errorf("postgres: %s: %w: %w", op, gatehouse.ErrUnavailable, err)
+	switch {
+	case pe.Code == "23505": // unique_violation
+		return storeerr.Conflict, ""
+	case pe.Code == "23503": // foreign_key_violation: a missing user or session
+		return storeerr.Missing, ""
+	case pe.Code == "22021" || pe.Code == "22P05": // a NUL (or unencodable) character in text
+		return storeerr.Invalid, "text with a NUL character"
+	case unavailableState(pe.Code):
+		return storeerr.Unavailable, ""
 	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
+	return storeerr.Other, ""
 }
 
 // unavailableState reports whether a SQLSTATE says the database cannot
@@ -283,9 +277,7 @@ func connectionLost(err error) bool {
 }
 
 // notFound returns the error of a missing row: "postgres: session ID: not found".
-func notFound(what, id string) error {
-	return fmt.Errorf("postgres: %s %s: %w", what, id, gatehouse.ErrNotFound)
-}
+func notFound(what, id string) error { return storeerr.NotFound("postgres", what, id) }
 
 // nullTime stores the zero time as NULL.
 func nullTime(t time.Time) *time.Time {

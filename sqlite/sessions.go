@@ -113,19 +113,12 @@ func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, i
 	err := s.groupTx(ctx, "rotate session", func(ctx context.Context, tx *sql.Tx) error {
 		rotated = false
 		t := now.UnixMicro()
-		res, err := tx.ExecContext(ctx, `UPDATE sessions
+		swapped, err := updateSession(ctx, tx, id, `UPDATE sessions
             SET generation = generation + 1, rotated_at = ?, last_used_at = ?, idle_expires_at = ?
             WHERE id = ? AND generation = ? AND revoked_at IS NULL`,
 			t, t, idleExpiresAt.UnixMicro(), id, from)
-		if err != nil {
+		if !swapped {
 			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return sessionExists(ctx, tx, id)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO retired_tokens (session_id, generation, retired_at)
             VALUES (?, ?, ?)
@@ -141,6 +134,25 @@ func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, i
 		return nil
 	})
 	return rotated, err
+}
+
+// updateSession runs a conditional UPDATE of session id and reports
+// whether it changed the row. When it did not, the error says why: nil
+// when the session exists (the condition no longer holds), one wrapping
+// ErrNotFound when it does not.
+func updateSession(ctx context.Context, tx *sql.Tx, id, query string, args ...any) (bool, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	if n == 0 {
+		return false, sessionExists(ctx, tx, id)
+	}
+	return true, nil
 }
 
 // sessionExists returns nil if the session exists, an error wrapping
@@ -179,17 +191,10 @@ func (s *Store) RevokeSession(ctx context.Context, id, reason string, now time.T
 	err := s.groupTx(ctx, "revoke session", func(ctx context.Context, tx *sql.Tx) error {
 		revoked = false
 		t := now.UnixMicro()
-		res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+		ended, err := updateSession(ctx, tx, id, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
             WHERE id = ? AND revoked_at IS NULL`, t, reason, id)
-		if err != nil {
+		if !ended {
 			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return sessionExists(ctx, tx, id)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (session_id, revoked_at) VALUES (?, ?)`, id, t); err != nil {
 			return err
