@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 	t.Run("Prune", func(t *testing.T) { testPrune(t, open) })
 	t.Run("NUL", func(t *testing.T) { testNUL(t, open) })
 	t.Run("FeedUnderConcurrency", func(t *testing.T) { testFeedUnderConcurrency(t, open) })
+	t.Run("ConcurrentWrites", func(t *testing.T) { testConcurrentWrites(t, open) })
 }
 
 // base is the suite's "now": microsecond precision, far from any edge.
