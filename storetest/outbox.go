@@ -175,7 +175,7 @@ func testOutbox(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 	t.Run("ConcurrentClaimers", func(t *testing.T) {
 		t.Parallel()
 		st, ms := openMail(t, open)
-		const mails, claimers = 40, 8
+		const mails, claimers = 200, 8
 		var queued []*gatehouse.Mail
 		for i := range mails {
 			queued = append(queued, newMail(fmt.Sprintf("m%d@example.com", i), at(time.Duration(i)*time.Millisecond)))
@@ -187,10 +187,14 @@ func testOutbox(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 			claims = map[string]int{}
 			wg     sync.WaitGroup
 		)
+		start := make(chan struct{}) // all claimers at once, to overlap as much as possible
 		for range claimers {
 			wg.Go(func() {
-				for {
-					got, err := ms.ClaimMails(ctx, now, time.Hour, 3)
+				<-start
+				// Bounded: a store that hands out leased mails again would
+				// otherwise keep these loops going for ever.
+				for range mails {
+					got, err := ms.ClaimMails(ctx, now, time.Hour, 5)
 					if err != nil {
 						t.Errorf("ClaimMails: %v", err)
 						return
@@ -206,6 +210,7 @@ func testOutbox(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 				}
 			})
 		}
+		close(start)
 		wg.Wait()
 		for _, m := range queued {
 			if n := claims[m.ID]; n != 1 {
