@@ -255,7 +255,7 @@ func revokeUserSessions(ctx context.Context, tx *sql.Tx, userID, exceptSessionID
 // visible only after every smaller one: a reader that resumes after the
 // last seq it saw misses nothing.
 func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]gatehouse.Revocation, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT seq, session_id FROM revocations
+	rows, err := s.read.QueryContext(ctx, `SELECT seq, session_id, coalesce(user_id, '') FROM revocations
         WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, s.wrap(ctx, "revocations", err)
@@ -264,7 +264,7 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]gate
 	var out []gatehouse.Revocation
 	for rows.Next() {
 		var r gatehouse.Revocation
-		if err := rows.Scan(&r.Seq, &r.SessionID); err != nil {
+		if err := rows.Scan(&r.Seq, &r.SessionID, &r.UserID); err != nil {
 			return nil, s.wrap(ctx, "revocations", err)
 		}
 		out = append(out, r)
