@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -106,4 +107,23 @@ func do(hc *http.Client, req *http.Request, want int) ([]byte, error) {
 		return b, &statusError{resp.StatusCode, b}
 	}
 	return b, nil
+}
+
+// gcCount reads the Go runtime's count of completed collections from the
+// server's /metrics (Prometheus' Go collector), or -1 when it has none.
+func gcCount(hc *http.Client, base string) int64 {
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	b, err := do(hc, req, 200)
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "go_gc_duration_seconds_count "); ok {
+			var n int64
+			if _, err := fmt.Sscan(v, &n); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
