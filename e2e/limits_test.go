@@ -19,7 +19,7 @@ func clientFrom(ip string) *http.Client {
 	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}, Timeout: 10 * time.Second}
 }
 
-func postJSON(t *testing.T, hc *http.Client, url string, body any, header map[string]string) (int, string) {
+func postWith(t *testing.T, hc *http.Client, url string, body any, header map[string]string) (int, string) {
 	t.Helper()
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
@@ -48,7 +48,7 @@ func TestAccountLimitAcrossLoopbackAddresses(t *testing.T) {
 	for a := range 20 {
 		hc := clientFrom(fmt.Sprintf("127.0.0.%d", a+2))
 		for range 3 {
-			status, body := postJSON(t, hc, g.URL+"/api/auth/login", map[string]string{"email": email, "password": "wrong guess"}, nil)
+			status, body := postWith(t, hc, g.URL+"/api/auth/login", map[string]string{"email": email, "password": "wrong guess"}, nil)
 			switch {
 			case status == 401:
 				evaluated++
@@ -80,7 +80,7 @@ func TestForwardedForNeedsATrustedProxy(t *testing.T) {
 		hc := clientFrom("127.0.0.1")
 		codes := []int{}
 		for i := range 4 {
-			status, _ := postJSON(t, hc, g.URL+"/api/auth/login", map[string]string{"email": email, "password": "wrong"},
+			status, _ := postWith(t, hc, g.URL+"/api/auth/login", map[string]string{"email": email, "password": "wrong"},
 				map[string]string{"X-Forwarded-For": fmt.Sprintf("198.51.100.%d", i+1)})
 			codes = append(codes, status)
 		}
