@@ -45,6 +45,12 @@ type Mail struct {
 // address when a change of email is asked for.
 const MailPurposeEmailChanged = "email_changed"
 
+// MailPurposeResetRequest marks an outbox entry that is not a mail but a
+// forgot-password request to resolve in the background: the request path
+// does the same work for every address, and the sender finds out whether
+// the address has an account (see [Service.ResolveMail]).
+const MailPurposeResetRequest = "reset_request"
+
 // MailStore is the persistence of accounts by email: email tokens and the
 // outbox. Every method that writes is one transaction. A change of a
 // user's email or its verification appends a user entry to the feed
@@ -53,7 +59,8 @@ type MailStore interface {
 	// IssueEmailToken deletes every token of t.UserID with t.Purpose (a
 	// newer token kills the older), stores t and queues mails, in one
 	// transaction. With newUser non-nil the user is created in the same
-	// transaction first (registration), ErrEmailTaken as CreateUser.
+	// transaction first (registration), ErrEmailTaken as CreateUser. With
+	// t nil, only the mails are queued.
 	IssueEmailToken(ctx context.Context, newUser *User, t *EmailToken, mails ...*Mail) error
 	// VerifyEmail uses a verification token: the user's email becomes
 	// verified, and the token is deleted. It returns ErrEmailTokenInvalid

@@ -2,6 +2,7 @@ package mailer
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -27,6 +28,10 @@ type Outbox struct {
 	// OnResult, when set, is called with "sent", "retried" or "failed"
 	// after each attempt, for metrics.
 	OnResult func(result string)
+	// Resolve, when set, is called before each entry is sent: false means
+	// the entry is done without a mail (a request the service resolved);
+	// an error is retried like a failed delivery.
+	Resolve func(ctx context.Context, m *gatehouse.Mail) (send bool, err error)
 
 	wake chan struct{}
 }
@@ -116,9 +121,15 @@ func (o *Outbox) Deliver(ctx context.Context) (int, error) {
 
 func (o *Outbox) attempt(ctx context.Context, m *gatehouse.Mail) {
 	sendCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	err := o.Sender.Send(sendCtx, m)
+	err := o.send(sendCtx, m)
 	cancel()
 	now := o.Now()
+	if errors.Is(err, errResolved) {
+		if err := o.Store.MailSent(ctx, m.ID, now); err != nil {
+			o.Log.WarnContext(ctx, "outbox: request resolved but not recorded; it may be resolved again", "mail_id", m.ID, "err", err)
+		}
+		return
+	}
 	if err == nil {
 		if err := o.Store.MailSent(ctx, m.ID, now); err != nil {
 			o.Log.WarnContext(ctx, "outbox: mail sent but not recorded; it may be sent again", "mail_id", m.ID, "err", err)
@@ -142,6 +153,22 @@ func (o *Outbox) attempt(ctx context.Context, m *gatehouse.Mail) {
 	}
 	o.result("retried")
 	o.Log.WarnContext(ctx, "mail not sent; will retry", "mail_id", m.ID, "purpose", m.Purpose, "attempts", attempts, "retry_at", next, "err", err)
+}
+
+// errResolved says an entry was resolved without a mail to send.
+var errResolved = errors.New("resolved")
+
+func (o *Outbox) send(ctx context.Context, m *gatehouse.Mail) error {
+	if o.Resolve != nil {
+		send, err := o.Resolve(ctx, m)
+		if err != nil {
+			return err
+		}
+		if !send {
+			return errResolved
+		}
+	}
+	return o.Sender.Send(ctx, m)
 }
 
 func (o *Outbox) result(r string) {

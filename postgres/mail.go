@@ -20,7 +20,8 @@ var _ gatehouse.MailStore = (*Store)(nil)
 // [gatehouse.ErrEmailTaken], and nothing is stored, when its email is in
 // use. Without it, a user that does not exist is [gatehouse.ErrNotFound].
 // A mail with an empty ID gets a new one, and one with a zero
-// NextAttemptAt is due at its CreatedAt.
+// NextAttemptAt is due at its CreatedAt. With t nil only the mails are
+// queued.
 func (s *Store) IssueEmailToken(ctx context.Context, newUser *gatehouse.User, t *gatehouse.EmailToken, mails ...*gatehouse.Mail) error {
 	for _, m := range mails {
 		prepareMail(m)
@@ -31,14 +32,16 @@ func (s *Store) IssueEmailToken(ctx context.Context, newUser *gatehouse.User, t 
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2`,
-			t.UserID, t.Purpose); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO email_tokens (hash, purpose, user_id, email, created_at, expires_at)
-            VALUES ($1, $2, $3, $4, $5, $6)`,
-			nonNil(t.Hash), t.Purpose, t.UserID, t.Email, t.CreatedAt, t.ExpiresAt); err != nil {
-			return err
+		if t != nil { // nil: only the mails are queued
+			if _, err := tx.Exec(ctx, `DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2`,
+				t.UserID, t.Purpose); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO email_tokens (hash, purpose, user_id, email, created_at, expires_at)
+	            VALUES ($1, $2, $3, $4, $5, $6)`,
+				nonNil(t.Hash), t.Purpose, t.UserID, t.Email, t.CreatedAt, t.ExpiresAt); err != nil {
+				return err
+			}
 		}
 		for _, m := range mails {
 			if _, err := tx.Exec(ctx, `INSERT INTO outbox (id, purpose, to_addr, subject, text_body, html_body,

@@ -191,6 +191,9 @@ func assemble(ctx context.Context, cfg Config, db DB, store gatehouse.Store, onR
 	if err != nil {
 		return nil, err
 	}
+	if c.outbox != nil {
+		c.outbox.Resolve = c.svc.ResolveMail
+	}
 	if err := c.svc.Start(ctx); err != nil {
 		return nil, err
 	}

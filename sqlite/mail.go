@@ -21,7 +21,8 @@ var _ gatehouse.MailStore = (*Store)(nil)
 // [gatehouse.ErrEmailTaken], and nothing is stored, when its email is in
 // use. Without it, a user that does not exist is [gatehouse.ErrNotFound].
 // A mail with an empty ID gets a new one, and one with a zero
-// NextAttemptAt is due at its CreatedAt.
+// NextAttemptAt is due at its CreatedAt. With t nil only the mails are
+// queued.
 func (s *Store) IssueEmailToken(ctx context.Context, newUser *gatehouse.User, t *gatehouse.EmailToken, mails ...*gatehouse.Mail) error {
 	return s.writeTx(ctx, "issue email token", func(tx *sql.Tx) error {
 		if newUser != nil {
@@ -29,14 +30,16 @@ func (s *Store) IssueEmailToken(ctx context.Context, newUser *gatehouse.User, t 
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM email_tokens WHERE user_id = ? AND purpose = ?`,
-			t.UserID, t.Purpose); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO email_tokens (hash, purpose, user_id, email, created_at, expires_at)
-            VALUES (?, ?, ?, ?, ?, ?)`,
-			secretBytes(t.Hash), t.Purpose, t.UserID, t.Email, t.CreatedAt.UnixMicro(), t.ExpiresAt.UnixMicro()); err != nil {
-			return err
+		if t != nil { // nil: only the mails are queued
+			if _, err := tx.ExecContext(ctx, `DELETE FROM email_tokens WHERE user_id = ? AND purpose = ?`,
+				t.UserID, t.Purpose); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO email_tokens (hash, purpose, user_id, email, created_at, expires_at)
+	            VALUES (?, ?, ?, ?, ?, ?)`,
+				secretBytes(t.Hash), t.Purpose, t.UserID, t.Email, t.CreatedAt.UnixMicro(), t.ExpiresAt.UnixMicro()); err != nil {
+				return err
+			}
 		}
 		for _, m := range mails {
 			prepareMail(m)
