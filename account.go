@@ -21,12 +21,30 @@ func (s *Service) Register(ctx context.Context, email, password, name string, cl
 			return nil, &RateLimitError{RetryAfter: retryAfter(resetAt, s.now())}
 		}
 	}
-	return s.CreateUser(ctx, email, password, name)
+	u, err := s.newUser(ctx, email, password, name)
+	if err != nil {
+		return nil, err
+	}
+	if s.mailEnabled() {
+		// The user and the verification mail in one transaction: a 201
+		// means the mail will go out (CONTRACT §7).
+		return u, s.issueEmailToken(ctx, u, PurposeVerifyEmail, u, u.Email)
+	}
+	return u, s.store.CreateUser(ctx, u)
 }
 
 // CreateUser creates an account without counting attempts (the CLI's
 // "user create"). Errors as [Service.Register].
 func (s *Service) CreateUser(ctx context.Context, email, password, name string) (*User, error) {
+	u, err := s.newUser(ctx, email, password, name)
+	if err != nil {
+		return nil, err
+	}
+	return u, s.store.CreateUser(ctx, u)
+}
+
+// newUser checks the fields of a new account and hashes its password.
+func (s *Service) newUser(ctx context.Context, email, password, name string) (*User, error) {
 	var verr *ValidationError
 	canonical, err := CanonicalEmail(email)
 	if err != nil {
@@ -48,11 +66,7 @@ func (s *Service) CreateUser(ctx context.Context, email, password, name string) 
 	if err != nil {
 		return nil, err
 	}
-	u := &User{ID: NewID(), Email: canonical, Name: name, PasswordHash: hash, CreatedAt: s.now().UTC().Truncate(time.Microsecond)} // µs: what both stores keep
-	if err := s.store.CreateUser(ctx, u); err != nil {
-		return nil, err
-	}
-	return u, nil
+	return &User{ID: NewID(), Email: canonical, Name: name, PasswordHash: hash, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}, nil // µs: what both stores keep
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
@@ -92,6 +106,10 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 	}
 	if err := gate.succeeded(ctx, s.store); err != nil {
 		return nil, err
+	}
+	if s.cfg.RequireVerifiedEmail && !user.EmailVerified {
+		// Said only to the holder of the right password: no enumeration.
+		return nil, ErrEmailNotVerified
 	}
 	grant, err := s.startSession(ctx, user, client)
 	if err != nil {

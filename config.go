@@ -30,6 +30,15 @@ type Policy struct {
 	// failures each attempt also waits a growing delay (see limits.go).
 	AccountLimit  Limit
 	RegisterLimit Limit // registrations per client address
+
+	VerifyTTL time.Duration // lifetime of a verification or email-change link
+	ResetTTL  time.Duration // lifetime of a password-reset link
+	// MailLimit bounds the mails of one purpose to one address; past it,
+	// requests answer as usual but send nothing.
+	MailLimit Limit
+	// RequireVerifiedEmail refuses login (403 email_not_verified) until
+	// the user followed the verification link.
+	RequireVerifiedEmail bool
 }
 
 // DefaultPolicy returns the defaults: short-lived access tokens (RFC 9700
@@ -45,6 +54,10 @@ func DefaultPolicy() Policy {
 		LoginLimit:    Limit{N: 10, Window: 15 * time.Minute},
 		AccountLimit:  Limit{N: 100, Window: 24 * time.Hour},
 		RegisterLimit: Limit{N: 20, Window: time.Hour},
+		// OWASP Forgot Password cheat sheet: short-lived reset links.
+		VerifyTTL: 24 * time.Hour,
+		ResetTTL:  time.Hour,
+		MailLimit: Limit{N: 5, Window: time.Hour},
 	}
 }
 
@@ -67,7 +80,7 @@ func (p Policy) Validate() error {
 	for _, d := range []struct {
 		field string
 		v     time.Duration
-	}{{"AccessTTL", p.AccessTTL}, {"RefreshTTL", p.RefreshTTL}, {"SessionTTL", p.SessionTTL}} {
+	}{{"AccessTTL", p.AccessTTL}, {"RefreshTTL", p.RefreshTTL}, {"SessionTTL", p.SessionTTL}, {"VerifyTTL", p.VerifyTTL}, {"ResetTTL", p.ResetTTL}} {
 		if d.v <= 0 {
 			return configErr(d.field, "must be positive, not %s", d.v)
 		}
@@ -81,7 +94,7 @@ func (p Policy) Validate() error {
 	for _, l := range []struct {
 		field string
 		v     Limit
-	}{{"LoginLimit", p.LoginLimit}, {"AccountLimit", p.AccountLimit}, {"RegisterLimit", p.RegisterLimit}} {
+	}{{"LoginLimit", p.LoginLimit}, {"AccountLimit", p.AccountLimit}, {"RegisterLimit", p.RegisterLimit}, {"MailLimit", p.MailLimit}} {
 		if l.v.N < 0 {
 			return configErr(l.field, "the count must not be negative")
 		}
@@ -101,6 +114,14 @@ type Config struct {
 
 	Issuer   string
 	Audience string
+
+	// Mail renders the mails of accounts by email; with a Store that is
+	// also a MailStore it turns those flows on. AppURL is the base of the
+	// links in mails (the issuer when empty). OnMailQueued is called after
+	// a mail was queued, to wake the sender.
+	Mail         MailComposer
+	AppURL       string
+	OnMailQueued func()
 
 	Policy
 

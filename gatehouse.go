@@ -66,6 +66,7 @@ const (
 	ReasonReuse          = "reuse"
 	ReasonAdmin          = "admin" // gatehouse sessions revoke
 	ReasonOAuthRevoke    = "oauth_revoke"
+	ReasonPasswordReset  = "password_reset"
 )
 
 // SessionState is what the access-token check needs to know about a session.

@@ -57,6 +57,33 @@ func limitKey(kind string, parts ...string) string {
 	return kind + "|" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
+// pairKey names the counter of an (account, address) pair. It starts with
+// the account's own prefix, so that a password reset can clear the pairs
+// of every address at once.
+func pairKey(canonicalEmail, ip string) string {
+	return pairPrefix(canonicalEmail) + limitKey("", AddressKey(ip))[1:]
+}
+
+func pairPrefix(canonicalEmail string) string {
+	return limitKey("login", canonicalEmail) + "|"
+}
+
+// AttemptsPrefixClearer is implemented by stores that can forget every
+// attempt counter whose key starts with a prefix.
+type AttemptsPrefixClearer interface {
+	ClearAttemptsPrefix(ctx context.Context, prefix string) error
+}
+
+// clearPairLimits forgets the (account, address) counters of an account,
+// for every address.
+func (s *Service) clearPairLimits(ctx context.Context, canonicalEmail string) error {
+	c, ok := s.store.(AttemptsPrefixClearer)
+	if !ok {
+		return nil
+	}
+	return c.ClearAttemptsPrefix(ctx, pairPrefix(canonicalEmail))
+}
+
 // AddressKey is the client address as the limits count it: an IPv4
 // address whole, an IPv6 address by its /64, the block one subscriber
 // usually holds (RFC 6177), so that rotating through one's own /64 does
@@ -86,7 +113,7 @@ type loginGate struct {
 // is checked, and returns a *RateLimitError when any of them is over.
 func (s *Service) reserveLogin(ctx context.Context, canonicalEmail, ip string) (*loginGate, error) {
 	g := &loginGate{
-		pair:    limitKey("login", canonicalEmail, AddressKey(ip)),
+		pair:    pairKey(canonicalEmail, ip),
 		account: limitKey("login-account", canonicalEmail),
 		delay:   limitKey("login-delay", canonicalEmail),
 	}

@@ -94,3 +94,17 @@ type MailStore interface {
 	// to the feed.
 	SetUserEmail(ctx context.Context, userID, email string, now time.Time) error
 }
+
+// MailData is what a mail's templates may use.
+type MailData struct {
+	Link      string        // the link to follow (token in its fragment), if any
+	Email     string        // the address the mail goes to
+	NewEmail  string        // for the notice of an email change: the new address
+	ExpiresIn time.Duration // how long the link works
+}
+
+// MailComposer renders the mail of a purpose (implemented by the mailer
+// package, from templates an operator may override).
+type MailComposer interface {
+	Compose(purpose, to string, data MailData) (*Mail, error)
+}

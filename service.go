@@ -80,6 +80,9 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.guard.start(ctx); err != nil {
 		return fmt.Errorf("gatehouse: read revocation feed: %w", err)
 	}
+	if err := s.normalizeStoredEmails(ctx); err != nil {
+		return fmt.Errorf("gatehouse: normalise stored emails: %w", err)
+	}
 	return nil
 }
 

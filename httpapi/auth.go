@@ -10,14 +10,15 @@ import (
 
 // userJSON is a User as clients see it: never a hash, never a token.
 type userJSON struct {
-	ID        string    `json:"id"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
+	ID            string    `json:"id"`
+	Email         string    `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+	Name          string    `json:"name"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 func toUserJSON(u *gatehouse.User) *userJSON {
-	return &userJSON{ID: u.ID, Email: u.Email, Name: u.Name, CreatedAt: u.CreatedAt.UTC()}
+	return &userJSON{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, CreatedAt: u.CreatedAt.UTC()}
 }
 
 // tokensJSON is the Tokens object of CONTRACT §2. In cookie mode the

@@ -333,3 +333,16 @@ func TestPrivateMetricsAreNotPublic(t *testing.T) {
 		}
 	}
 }
+
+func (f *fakeService) SendVerification(context.Context, *gatehouse.AccessClaims) error { return f.err }
+func (f *fakeService) VerifyEmail(context.Context, string) (*gatehouse.User, error) {
+	return testUser, f.err
+}
+func (f *fakeService) ForgotPassword(context.Context, string) error        { return f.err }
+func (f *fakeService) ResetPassword(context.Context, string, string) error { return f.err }
+func (f *fakeService) ChangeEmail(context.Context, *gatehouse.AccessClaims, string, string, gatehouse.ClientInfo) error {
+	return f.err
+}
+func (f *fakeService) ConfirmEmailChange(context.Context, string) (*gatehouse.User, error) {
+	return testUser, f.err
+}

@@ -22,6 +22,13 @@ type Service interface {
 	DeleteSession(ctx context.Context, c *gatehouse.AccessClaims, id string) error
 	ChangePassword(ctx context.Context, c *gatehouse.AccessClaims, current, next string, client gatehouse.ClientInfo) error
 
+	SendVerification(ctx context.Context, c *gatehouse.AccessClaims) error
+	VerifyEmail(ctx context.Context, token string) (*gatehouse.User, error)
+	ForgotPassword(ctx context.Context, email string) error
+	ResetPassword(ctx context.Context, token, newPassword string) error
+	ChangeEmail(ctx context.Context, c *gatehouse.AccessClaims, newEmail, currentPassword string, client gatehouse.ClientInfo) error
+	ConfirmEmailChange(ctx context.Context, token string) (*gatehouse.User, error)
+
 	CreatePost(ctx context.Context, c *gatehouse.AccessClaims, title, body string) (*gatehouse.Post, error)
 	ListPosts(ctx context.Context, after *gatehouse.PostCursor, limit int) ([]gatehouse.Post, *gatehouse.PostCursor, error)
 	DeletePost(ctx context.Context, c *gatehouse.AccessClaims, id string) error

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/mailer"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/token"
 )
@@ -39,6 +41,22 @@ type Config struct {
 	KeySecretFile string
 
 	CORSOrigins []string
+
+	// Mail: SMTPURL is smtp://[user:pass@]host:port (STARTTLS when offered;
+	// ?tls=required insists) or smtps://host:port. Empty: mails are written
+	// to the log instead (development). SMTPFrom defaults to
+	// "Gatehouse <no-reply@ISSUER-HOST>"; AppURL, the base of the links in
+	// mails, to the issuer; MailTemplates is a directory whose templates
+	// replace the embedded ones of the same name.
+	SMTPURL       string
+	SMTPFrom      string
+	AppURL        string
+	MailTemplates string
+	// MailRetry is the wait after a mail's first failed attempt; it doubles
+	// after each further one, up to an hour. MailGiveUp is how long a mail
+	// is retried before it is given up (and kept, with the reason).
+	MailRetry  time.Duration
+	MailGiveUp time.Duration
 	// TrustedProxies are the reverse proxies in front of Gatehouse: from
 	// them, and only them, X-Forwarded-For names the client.
 	TrustedProxies []netip.Prefix
@@ -70,6 +88,8 @@ func DefaultConfig() Config {
 		Policy:         gatehouse.DefaultPolicy(),
 		PasswordParams: password.OWASP,
 		KeyReload:      2 * time.Second,
+		MailRetry:      10 * time.Second,
+		MailGiveUp:     48 * time.Hour,
 		RevocationPoll: 250 * time.Millisecond,
 	}
 }
@@ -118,11 +138,33 @@ func (c Config) Validate() error {
 	default:
 		return configErr("SigningAlg", "%q: must be EdDSA, ES256, RS256 or HS256", c.SigningAlg)
 	}
+	if c.SMTPURL != "" {
+		if _, err := mailer.NewSMTP(c.SMTPURL, "x@example.com"); err != nil {
+			return configErr("SMTPURL", "%s: %v", redactDSN(c.SMTPURL), err)
+		}
+	}
+	if c.SMTPFrom != "" {
+		if _, err := mail.ParseAddress(c.SMTPFrom); err != nil {
+			return configErr("SMTPFrom", "%q: not an address such as \"Gatehouse <no-reply@example.com>\"", c.SMTPFrom)
+		}
+	}
+	if c.AppURL != "" {
+		u, err := url.Parse(c.AppURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return configErr("AppURL", "%q: must be an http(s) URL without query or fragment", c.AppURL)
+		}
+	}
 	if err := c.PasswordParams.Validate(); err != nil {
 		return &gatehouse.ConfigError{Field: "PasswordParams", Err: err}
 	}
 	if c.HashWorkers < 0 {
 		return configErr("HashWorkers", "must not be negative")
+	}
+	if c.MailRetry <= 0 {
+		return configErr("MailRetry", "must be positive")
+	}
+	if c.MailGiveUp <= 0 {
+		return configErr("MailGiveUp", "must be positive")
 	}
 	if c.KeyReload <= 0 {
 		return configErr("KeyReload", "must be positive")

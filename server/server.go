@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/mailer"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/token"
 )
@@ -41,6 +43,7 @@ type Core struct {
 	tokens      *token.Tokens
 	sealer      *token.Sealer
 	hasher      *password.Hasher
+	outbox      *mailer.Outbox // nil when the store keeps no mail
 	log         *slog.Logger
 	keysMu      sync.Mutex // serialises key ring reloads
 	keysSig     string     // identity of the loaded key ring, to notice changes (keysMu)
@@ -74,6 +77,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	registerPoolMetrics(metrics.Registry(), core.hasher)
+	if core.outbox != nil {
+		registerMailMetrics(metrics.Registry(), core.outbox)
+	}
 	s := &Server{Core: core, metrics: metrics}
 	s.handler = httpapi.NewHandler(httpapi.Config{
 		Service: core.svc, Issuer: core.cfg.Issuer,
@@ -155,6 +161,21 @@ func assemble(ctx context.Context, cfg Config, db DB, store gatehouse.Store, onR
 	if err != nil {
 		return nil, err
 	}
+	composer, err := mailer.NewComposer(cfg.MailTemplates)
+	if err != nil {
+		return nil, &gatehouse.ConfigError{Field: "MailTemplates", Err: err}
+	}
+	if ms, ok := store.(gatehouse.MailStore); ok {
+		sender, err := newSender(cfg)
+		if err != nil {
+			return nil, err
+		}
+		c.outbox = &mailer.Outbox{
+			Store: ms, Sender: sender, Log: cfg.Logger,
+			Backoff:     mailer.ExponentialBackoff(cfg.MailRetry, time.Hour),
+			GiveUpAfter: cfg.MailGiveUp,
+		}
+	}
 	svcCfg := gatehouse.DefaultConfig()
 	svcCfg.Store, svcCfg.Tokens, svcCfg.Passwords, svcCfg.RefreshTokens = store, c.tokens, c.hasher, refresh
 	svcCfg.Issuer, svcCfg.Audience = cfg.Issuer, cfg.Audience
@@ -162,6 +183,10 @@ func assemble(ctx context.Context, cfg Config, db DB, store gatehouse.Store, onR
 	svcCfg.RevocationPoll = cfg.RevocationPoll
 	svcCfg.Logger = cfg.Logger
 	svcCfg.OnRevoke = onRevoke
+	svcCfg.Mail, svcCfg.AppURL = composer, cfg.AppURL
+	if c.outbox != nil {
+		svcCfg.OnMailQueued = c.outbox.Wake
+	}
 	c.svc, err = gatehouse.New(svcCfg)
 	if err != nil {
 		return nil, err
@@ -192,6 +217,9 @@ func (s *Core) Tokens() *token.Tokens { return s.tokens }
 // by other processes, reloading rotated keys, pruning expired rows.
 func (s *Core) Run(ctx context.Context) {
 	go s.svc.Run(ctx)
+	if s.outbox != nil {
+		go s.outbox.Run(ctx)
+	}
 	tick := time.NewTicker(s.cfg.KeyReload)
 	defer tick.Stop()
 	for {
@@ -228,6 +256,24 @@ func (s *Core) reloadForUnknownKID() {
 
 // Close closes the database.
 func (s *Core) Close() error { return s.store.Close() }
+
+// newSender is the SMTP relay of Config.SMTPURL or, without one, the log.
+func newSender(cfg Config) (mailer.Sender, error) {
+	if cfg.SMTPURL == "" {
+		cfg.Logger.Warn("no SMTP server configured: mails, with their links, are written to the log instead; for development only")
+		return mailer.Log{Logger: cfg.Logger}, nil
+	}
+	from := cfg.SMTPFrom
+	if from == "" {
+		u, _ := url.Parse(cfg.Issuer)
+		from = "Gatehouse <no-reply@" + u.Hostname() + ">"
+	}
+	s, err := mailer.NewSMTP(cfg.SMTPURL, from)
+	if err != nil {
+		return nil, &gatehouse.ConfigError{Field: "SMTPURL", Err: err}
+	}
+	return s, nil
+}
 
 // keySecret returns the configured key secret, or for SQLite the one in
 // the file beside the database, generating it on first start (CONTRACT §3).
@@ -299,5 +345,40 @@ func registerPoolMetrics(reg *prometheus.Registry, h *password.Hasher) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "gatehouse_password_hash_rejected_total", Help: "Requests refused with 503 server_busy because the hashing pool was full.",
 		}, func() float64 { return float64(h.Stats().Rejected) }),
+	)
+}
+
+// registerMailMetrics counts the outbox's attempts by result and exposes
+// the queue: how many mails wait and how old the oldest is.
+func registerMailMetrics(reg *prometheus.Registry, o *mailer.Outbox) {
+	attempts := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_mails_total", Help: "Mail delivery attempts by result: sent, retried (failed, will retry) or failed (given up).",
+	}, []string{"result"})
+	for _, r := range []string{"sent", "retried", "failed"} {
+		attempts.WithLabelValues(r)
+	}
+	o.OnResult = func(r string) { attempts.WithLabelValues(r).Inc() }
+	queue := func() (int, time.Time) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, oldest, err := o.Store.Outbox(ctx)
+		if err != nil {
+			return 0, time.Time{}
+		}
+		return n, oldest
+	}
+	reg.MustRegister(attempts,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_mail_queue_length", Help: "Mails waiting to be sent.",
+		}, func() float64 { n, _ := queue(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_mail_queue_age_seconds", Help: "Age of the oldest mail waiting to be sent (0 when none).",
+		}, func() float64 {
+			_, oldest := queue()
+			if oldest.IsZero() {
+				return 0
+			}
+			return time.Since(oldest).Seconds()
+		}),
 	)
 }

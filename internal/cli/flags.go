@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/server"
 )
 
 // envName is a flag's environment twin: --access-ttl <-> GATEHOUSE_ACCESS_TTL.
@@ -90,8 +91,11 @@ func unwrapFlagErr(err error) error {
 
 // redact hides the values of secret flags in error messages.
 func redact(name, value string) string {
-	if strings.Contains(name, "secret") {
+	switch {
+	case strings.Contains(name, "secret"):
 		return "…"
+	case strings.Contains(value, "://"):
+		return server.DB{URL: value}.String() // a password in a URL (--db, --smtp-url)
 	}
 	return value
 }

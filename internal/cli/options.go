@@ -31,6 +31,15 @@ var flagOf = map[string]string{
 	"HashWorkers":    "hash-workers",
 	"TrustedProxies": "trusted-proxies",
 	"AccountLimit":   "account-limit",
+	"SMTPURL":        "smtp-url",
+	"SMTPFrom":       "smtp-from",
+	"AppURL":         "app-url",
+	"VerifyTTL":      "verify-ttl",
+	"ResetTTL":       "reset-ttl",
+	"MailLimit":      "mail-limit",
+	"MailTemplates":  "mail-templates",
+	"MailRetry":      "mail-retry",
+	"MailGiveUp":     "mail-give-up",
 }
 
 // commandError prefixes err with the command, and a configuration error
