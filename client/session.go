@@ -317,6 +317,11 @@ func (s *Session) call(ctx context.Context, path string, body any) (*Token, erro
 }
 
 func (s *Session) post(ctx context.Context, path string, body any) (*http.Response, error) {
+	return s.postAuth(ctx, path, "", body)
+}
+
+// postAuth posts a JSON body, with a bearer access token when one is given.
+func (s *Session) postAuth(ctx context.Context, path, access string, body any) (*http.Response, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
@@ -327,6 +332,9 @@ func (s *Session) post(ctx context.Context, path string, body any) (*http.Respon
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	if access != "" {
+		req.Header.Set("Authorization", "Bearer "+access)
+	}
 	return s.cfg.HTTPClient.Do(req)
 }
 

@@ -56,7 +56,8 @@ func (s *Store) AddSigningKey(ctx context.Context, k *gatehouse.SigningKey) erro
 // whose absolute or idle lifetime ended before sessionsBefore (with their
 // retirements), revocation-feed entries and retirements older than
 // feedBefore, attempt counters whose window ended by now, and signing keys
-// retired before keysBefore. Revoked sessions that have not expired stay,
+// retired before keysBefore, email tokens expired by now, and mails sent or
+// given up before feedBefore. Revoked sessions that have not expired stay,
 // so that a late access token of theirs is still refused as revoked. The
 // feed's head is never pruned, so no seq is handed out twice.
 func (s *Store) Prune(ctx context.Context, now, sessionsBefore, feedBefore, keysBefore time.Time) error {
@@ -70,6 +71,8 @@ func (s *Store) Prune(ctx context.Context, now, sessionsBefore, feedBefore, keys
 			{`DELETE FROM revocations WHERE revoked_at < $1`, feedBefore},
 			{`DELETE FROM attempts WHERE reset_at <= $1`, now},
 			{`DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1`, keysBefore},
+			{`DELETE FROM email_tokens WHERE expires_at <= $1`, now},
+			{`DELETE FROM outbox WHERE coalesce(sent_at, failed_at) < $1`, feedBefore},
 		} {
 			if _, err := tx.Exec(ctx, st.query, st.arg); err != nil {
 				return err

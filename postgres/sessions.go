@@ -290,14 +290,14 @@ func appendFeed(ctx context.Context, tx pgx.Tx, ids []string, now time.Time) err
 func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]gatehouse.Revocation, error) {
 	var out []gatehouse.Revocation
 	err := s.read(ctx, "revocations", func(ctx context.Context) error {
-		rows, err := s.pool.Query(ctx, `SELECT seq, session_id FROM revocations
+		rows, err := s.pool.Query(ctx, `SELECT seq, session_id, coalesce(user_id, '') FROM revocations
             WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
 		if err != nil {
 			return err
 		}
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (gatehouse.Revocation, error) {
 			var rev gatehouse.Revocation
-			err := r.Scan(&rev.Seq, &rev.SessionID)
+			err := r.Scan(&rev.Seq, &rev.SessionID, &rev.UserID)
 			return rev, err
 		})
 		return err

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,11 +16,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/storeerr"
 )
 
 // Options configures [Open]. The zero value is the production default.
 type Options struct {
-	// MaxConns bounds the connection pool. Default max(8, 4×GOMAXPROCS).
+	// MaxConns bounds the connection pool. Default 8 (defaultMaxConns).
 	MaxConns int32
 	// QueryTimeout bounds every call of the Store, waiting for a pooled
 	// connection included: past it the call fails with
@@ -33,6 +33,26 @@ type Options struct {
 	// Logger receives migration and listener notices; nil discards them.
 	Logger *slog.Logger
 }
+
+// defaultMaxConns is the pool size, chosen by measurement: 16 goroutines
+// refreshing (read the session, rotate it) against a local PostgreSQL 15
+// on the 2-core development VM, shared with other work, at pool sizes 2 to
+// 32 (go test -bench 'RotateSessionParallel' -benchtime 1s -count 3
+// ./postgres/; the median of three, refreshes/s):
+//
+//	pool    2     4     8    16    32
+//	      1064   997  1716  1014  1340
+//
+// Eight did best: fewer connections leave refreshes waiting while a
+// commit waits for its WAL flush, which is where concurrent commits share
+// one flush; more only add backends that compete for the database's CPUs
+// and lock the same WAL. What the right size depends on is the database
+// server's cores and disk, not this process's GOMAXPROCS, which the old
+// default (max(8, 4×GOMAXPROCS)) followed: on a 16-core application host
+// it opened 64 connections to a database that may have 2 cores. The runs
+// are noisy (the VM's disk is shared), so this is a starting point; a
+// deployment with a larger database server sets Options.MaxConns.
+const defaultMaxConns = 8
 
 // Store is the PostgreSQL implementation of [gatehouse.Store]. It is safe
 // for concurrent use, by many processes on one database.
@@ -64,7 +84,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, errors.New("postgres: the connection URL cannot be parsed")
 	}
 	if opts.MaxConns <= 0 {
-		opts.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
+		opts.MaxConns = defaultMaxConns
 	}
 	if opts.QueryTimeout <= 0 {
 		opts.QueryTimeout = 5 * time.Second
@@ -216,45 +236,38 @@ func sqlState(err error) string {
 }
 
 // wrap turns an error of the database into one wrapping a gatehouse
-// sentinel, chosen by SQLSTATE or error type, never by message text
-// (STYLE.md). Errors that already carry a sentinel pass unchanged.
+// sentinel, by the rules both stores share (package storeerr).
 func (s *Store) wrap(ctx context.Context, op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, gatehouse.ErrNotFound) || errors.Is(err, gatehouse.ErrConflict) || errors.Is(err, gatehouse.ErrUnavailable) {
-		return err
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		// The caller gave up (client gone, server shutting down): say so,
-		// rather than blaming the database.
-		return fmt.Errorf("postgres: %s: %w", op, ctxErr)
-	}
+	return storeerr.Mapper{Store: "postgres", Closed: s.closed.Load, Classify: s.classify}.Wrap(ctx, op, err)
+}
+
+// classify says what an error of pgx means, by SQLSTATE or error type,
+// never by message text (STYLE.md).
+func (s *Store) classify(err error) (storeerr.Kind, string) {
 	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || sqlState(err) == "57014" {
-		// Our own QueryTimeout ended it: the database is too slow or gone.
-		return fmt.Errorf("postgres: %s: %w: no answer within %v", op, gatehouse.ErrUnavailable, s.opts.QueryTimeout)
-	}
-	if s.closed.Load() {
-		return fmt.Errorf("postgres: %s: %w: the store is closed", op, gatehouse.ErrUnavailable)
+		// Our own QueryTimeout ended it (the caller's context, had it
+		// ended, would have been reported before): the database is too
+		// slow or gone.
+		return storeerr.Unavailable, fmt.Sprintf("no answer within %v", s.opts.QueryTimeout)
 	}
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch {
-		case pe.Code == "23505": // unique_violation
-			return fmt.Errorf("postgres: %s: %w: %w", op, gatehouse.ErrConflict, err)
-		case pe.Code == "23503": // foreign_key_violation: a missing user or session
-			return fmt.Errorf("postgres: %s: %w: %w", op, gatehouse.ErrNotFound, err)
-		case pe.Code == "22021" || pe.Code == "22P05": // a NUL (or unencodable) character in text
-			return fmt.Errorf("postgres: %s: %w: text with a NUL character: %w", op, gatehouse.ErrInvalidInput, err)
-		case unavailableState(pe.Code):
-			return fmt.Errorf("postgres: %s: %w: %w", op, gatehouse.ErrUnavailable, err)
+	if !errors.As(err, &pe) {
+		if connectionLost(err) {
+			return storeerr.Unavailable, ""
 		}
-		return fmt.Errorf("postgres: %s: %w", op, err)
+		return storeerr.Other, ""
 	}
-	if connectionLost(err) {
-		return fmt.Errorf("postgres: %s: %w: %w", op, gatehouse.ErrUnavailable, err)
+	switch {
+	case pe.Code == "23505": // unique_violation
+		return storeerr.Conflict, ""
+	case pe.Code == "23503": // foreign_key_violation: a missing user or session
+		return storeerr.Missing, ""
+	case pe.Code == "22021" || pe.Code == "22P05": // a NUL (or unencodable) character in text
+		return storeerr.Invalid, "text with a NUL character"
+	case unavailableState(pe.Code):
+		return storeerr.Unavailable, ""
 	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
+	return storeerr.Other, ""
 }
 
 // unavailableState reports whether a SQLSTATE says the database cannot
@@ -283,9 +296,7 @@ func connectionLost(err error) bool {
 }
 
 // notFound returns the error of a missing row: "postgres: session ID: not found".
-func notFound(what, id string) error {
-	return fmt.Errorf("postgres: %s %s: %w", what, id, gatehouse.ErrNotFound)
-}
+func notFound(what, id string) error { return storeerr.NotFound("postgres", what, id) }
 
 // nullTime stores the zero time as NULL.
 func nullTime(t time.Time) *time.Time {

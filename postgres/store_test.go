@@ -17,8 +17,13 @@ func openTest(tb testing.TB) *Store {
 
 func openURL(tb testing.TB, url string) *Store {
 	tb.Helper()
+	return openOpts(tb, url, Options{})
+}
+
+func openOpts(tb testing.TB, url string, opts Options) *Store {
+	tb.Helper()
 	ctx := context.Background()
-	st, err := Open(ctx, url, Options{})
+	st, err := Open(ctx, url, opts)
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}

@@ -15,26 +15,38 @@ import (
 // CreateUser stores u. It returns an error wrapping [gatehouse.ErrEmailTaken]
 // when the email is in use, and [gatehouse.ErrConflict] when the id is.
 func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
-	err := s.do(ctx, "create user", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx,
-			`INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			u.ID, u.Email, u.Name, u.PasswordHash, u.CreatedAt)
-		return err
+	return s.do(ctx, "create user", func(ctx context.Context) error {
+		return insertUser(ctx, s.pool, u)
 	})
-	// The constraint is named by the migration; its name, not the message
-	// text, tells the email from the id.
+}
+
+// insertUser stores u through q (the pool or a transaction).
+func insertUser(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, u *gatehouse.User) error {
+	_, err := q.Exec(ctx,
+		`INSERT INTO users (id, email, email_verified, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		u.ID, u.Email, u.EmailVerified, u.Name, u.PasswordHash, u.CreatedAt)
+	return emailTaken("create user", err)
+}
+
+// emailTaken returns an error wrapping [gatehouse.ErrEmailTaken] when err
+// is the violation of the unique email, and err otherwise. The constraint
+// is named by the migration; its name, not the message text, tells the
+// email from the id.
+func emailTaken(op string, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "users_email_key" {
-		return fmt.Errorf("postgres: create user: %w", gatehouse.ErrEmailTaken)
+		return fmt.Errorf("postgres: %s: %w", op, gatehouse.ErrEmailTaken)
 	}
 	return err
 }
 
-const userColumns = `id, email, name, password_hash, created_at`
+const userColumns = `id, email, email_verified, name, password_hash, created_at`
 
 func scanUser(row pgx.Row) (*gatehouse.User, error) {
 	var u gatehouse.User
-	if err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.CreatedAt); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Name, &u.PasswordHash, &u.CreatedAt); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = u.CreatedAt.UTC()

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,9 +25,10 @@ import (
 const crashEnv = "GATEHOUSE_SQLITE_CRASH_DB"
 
 // TestCrashHelper is the child of TestCrashDurability, not a test of its
-// own. In a loop it creates a user and a session, rotates the session once,
-// and prints "ack USER SESSION" after each RotateSession returned: a line
-// on stdout is a write the store acknowledged.
+// own. In a loop, from several goroutines at once so that the writes share
+// group commits, it creates a user and a session, rotates the session
+// once, and prints "ack USER SESSION" after each RotateSession returned: a
+// line on stdout is a write the store acknowledged.
 func TestCrashHelper(t *testing.T) {
 	path := os.Getenv(crashEnv)
 	if path == "" {
@@ -40,29 +42,45 @@ func TestCrashHelper(t *testing.T) {
 	}
 	// Bounded, so that a parent that died cannot leave it running.
 	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		now := time.Now().UTC()
-		u := &gatehouse.User{ID: gatehouse.NewID(), Email: gatehouse.NewID() + "@example.com", PasswordHash: "h", CreatedAt: now}
-		sess := &gatehouse.Session{
-			ID: gatehouse.NewID(), UserID: u.ID, Secret: gatehouse.RandomBytes(32), Generation: 1,
-			CreatedAt: now, LastUsedAt: now, RotatedAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour),
-		}
-		if err := s.CreateUser(ctx, u); err != nil {
-			fmt.Fprintln(os.Stderr, "create user:", err)
-			os.Exit(2)
-		}
-		if err := s.CreateSession(ctx, sess); err != nil {
-			fmt.Fprintln(os.Stderr, "create session:", err)
-			os.Exit(2)
-		}
-		if ok, err := s.RotateSession(ctx, sess.ID, 1, now, now.Add(time.Hour), now.Add(-time.Minute)); err != nil || !ok {
-			fmt.Fprintln(os.Stderr, "rotate:", ok, err)
-			os.Exit(2)
-		}
-		// os.Stdout is unbuffered: the line leaves the process now.
-		fmt.Printf("ack %s %s\n", u.ID, sess.ID)
+	var out sync.Mutex // one whole line at a time
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				u, sess := crashWrite(ctx, s)
+				out.Lock()
+				// os.Stdout is unbuffered: the line leaves the process now.
+				fmt.Printf("ack %s %s\n", u, sess)
+				out.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	os.Exit(3)
+}
+
+// crashWrite creates a user and a session and rotates the session; it
+// ends the process on any failure.
+func crashWrite(ctx context.Context, s *Store) (userID, sessionID string) {
+	now := time.Now().UTC()
+	u := &gatehouse.User{ID: gatehouse.NewID(), Email: gatehouse.NewID() + "@example.com", PasswordHash: "h", CreatedAt: now}
+	sess := &gatehouse.Session{
+		ID: gatehouse.NewID(), UserID: u.ID, Secret: gatehouse.RandomBytes(32), Generation: 1,
+		CreatedAt: now, LastUsedAt: now, RotatedAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour),
+	}
+	if err := s.CreateUser(ctx, u); err != nil {
+		fmt.Fprintln(os.Stderr, "create user:", err)
+		os.Exit(2)
+	}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		fmt.Fprintln(os.Stderr, "create session:", err)
+		os.Exit(2)
+	}
+	if ok, err := s.RotateSession(ctx, sess.ID, 1, now, now.Add(time.Hour), now.Add(-time.Minute)); err != nil || !ok {
+		fmt.Fprintln(os.Stderr, "rotate:", ok, err)
+		os.Exit(2)
+	}
+	return u.ID, sess.ID
 }
 
 // TestCrashDurability kills a writing child with SIGKILL in mid-stream,

@@ -54,6 +54,15 @@
 // second against 9,000 (BenchmarkRotateSession), far more than a
 // self-hosted server needs. A disk with a slow cache flush costs more.
 //
+// Concurrent writes share that cost: the hot session writes (RotateSession,
+// CreateSession, RevokeSession) go through a committer that runs the
+// writes arriving during one commit together in the next transaction, one
+// fsync for all, and answers each caller after that commit (group commit;
+// see group.go and Options.GroupCommitWindow). Each write keeps its own
+// answer: a lost compare-and-swap or an unknown session concerns only its
+// caller, and a batch in which a statement fails is rolled back and its
+// writes run again one by one.
+//
 // # Errors and times
 //
 // Driver errors are mapped by result code, never by message text: a

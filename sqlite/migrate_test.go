@@ -56,7 +56,7 @@ func TestMigrate(t *testing.T) {
 	if v, err := s.SchemaVersion(ctx); err != nil || v != len(want) {
 		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, len(want))
 	}
-	for _, table := range []string{"users", "sessions", "retired_tokens", "revocations", "attempts", "posts", "signing_keys"} {
+	for _, table := range []string{"users", "sessions", "retired_tokens", "revocations", "attempts", "posts", "signing_keys", "email_tokens", "outbox"} {
 		if ok, err := s.hasTable(ctx, table); !ok || err != nil {
 			t.Errorf("table %s missing after Migrate (%v)", table, err)
 		}

@@ -13,15 +13,17 @@ import (
 // [gatehouse.ErrConflict] when the id is taken and [gatehouse.ErrNotFound]
 // when the user does not exist.
 func (s *Store) CreateSession(ctx context.Context, sess *gatehouse.Session) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO sessions (
-            id, user_id, secret, generation, created_at, last_used_at, rotated_at,
-            idle_expires_at, expires_at, revoked_at, revoke_reason, user_agent, ip)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.UserID, secretBytes(sess.Secret), sess.Generation,
-		sess.CreatedAt.UnixMicro(), sess.LastUsedAt.UnixMicro(), sess.RotatedAt.UnixMicro(),
-		sess.IdleExpiresAt.UnixMicro(), sess.ExpiresAt.UnixMicro(),
-		micros(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP)
-	return s.wrap(ctx, "create session", err)
+	return s.groupTx(ctx, "create session", func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (
+                id, user_id, secret, generation, created_at, last_used_at, rotated_at,
+                idle_expires_at, expires_at, revoked_at, revoke_reason, user_agent, ip)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			sess.ID, sess.UserID, secretBytes(sess.Secret), sess.Generation,
+			sess.CreatedAt.UnixMicro(), sess.LastUsedAt.UnixMicro(), sess.RotatedAt.UnixMicro(),
+			sess.IdleExpiresAt.UnixMicro(), sess.ExpiresAt.UnixMicro(),
+			micros(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP)
+		return err
+	})
 }
 
 // secretBytes keeps a nil secret from being stored as NULL, which the
@@ -101,27 +103,22 @@ func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) 
 // The UPDATE's WHERE clause is the compare-and-swap; the single writer and
 // BEGIN IMMEDIATE serialise it against every other writer, in this process
 // or another, so concurrent rotations of one token make exactly one
-// successor (RFC 9700 §4.14.2: a refresh token is used once). It records
+// successor (RFC 9700 §4.14.2: a refresh token is used once), also when
+// they share a group commit (group.go). It records
 // that from retired at now, forgets this session's retirements older than
 // forgetBefore, and reports whether it rotated. The error wraps
 // [gatehouse.ErrNotFound] if there is no such session.
 func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt, forgetBefore time.Time) (bool, error) {
 	rotated := false
-	err := s.writeTx(ctx, "rotate session", func(tx *sql.Tx) error {
+	err := s.groupTx(ctx, "rotate session", func(ctx context.Context, tx *sql.Tx) error {
+		rotated = false
 		t := now.UnixMicro()
-		res, err := tx.ExecContext(ctx, `UPDATE sessions
+		swapped, err := updateSession(ctx, tx, id, `UPDATE sessions
             SET generation = generation + 1, rotated_at = ?, last_used_at = ?, idle_expires_at = ?
             WHERE id = ? AND generation = ? AND revoked_at IS NULL`,
 			t, t, idleExpiresAt.UnixMicro(), id, from)
-		if err != nil {
+		if !swapped {
 			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return sessionExists(ctx, tx, id)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO retired_tokens (session_id, generation, retired_at)
             VALUES (?, ?, ?)
@@ -137,6 +134,25 @@ func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, i
 		return nil
 	})
 	return rotated, err
+}
+
+// updateSession runs a conditional UPDATE of session id and reports
+// whether it changed the row. When it did not, the error says why: nil
+// when the session exists (the condition no longer holds), one wrapping
+// ErrNotFound when it does not.
+func updateSession(ctx context.Context, tx *sql.Tx, id, query string, args ...any) (bool, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	if n == 0 {
+		return false, sessionExists(ctx, tx, id)
+	}
+	return true, nil
 }
 
 // sessionExists returns nil if the session exists, an error wrapping
@@ -172,19 +188,13 @@ func (s *Store) RetiredAt(ctx context.Context, sessionID string, generation int6
 // such session.
 func (s *Store) RevokeSession(ctx context.Context, id, reason string, now time.Time) (bool, error) {
 	revoked := false
-	err := s.writeTx(ctx, "revoke session", func(tx *sql.Tx) error {
+	err := s.groupTx(ctx, "revoke session", func(ctx context.Context, tx *sql.Tx) error {
+		revoked = false
 		t := now.UnixMicro()
-		res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+		ended, err := updateSession(ctx, tx, id, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
             WHERE id = ? AND revoked_at IS NULL`, t, reason, id)
-		if err != nil {
+		if !ended {
 			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return sessionExists(ctx, tx, id)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (session_id, revoked_at) VALUES (?, ?)`, id, t); err != nil {
 			return err
@@ -245,7 +255,7 @@ func revokeUserSessions(ctx context.Context, tx *sql.Tx, userID, exceptSessionID
 // visible only after every smaller one: a reader that resumes after the
 // last seq it saw misses nothing.
 func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]gatehouse.Revocation, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT seq, session_id FROM revocations
+	rows, err := s.read.QueryContext(ctx, `SELECT seq, session_id, coalesce(user_id, '') FROM revocations
         WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, s.wrap(ctx, "revocations", err)
@@ -254,7 +264,7 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]gate
 	var out []gatehouse.Revocation
 	for rows.Next() {
 		var r gatehouse.Revocation
-		if err := rows.Scan(&r.Seq, &r.SessionID); err != nil {
+		if err := rows.Scan(&r.Seq, &r.SessionID, &r.UserID); err != nil {
 			return nil, s.wrap(ctx, "revocations", err)
 		}
 		out = append(out, r)

@@ -19,6 +19,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/storeerr"
 )
 
 // Options configures [Open]. The zero value is the production default.
@@ -33,6 +34,11 @@ type Options struct {
 	BusyTimeout time.Duration
 	// MaxReaders bounds the read pool. Default max(4, GOMAXPROCS).
 	MaxReaders int
+	// GroupCommitWindow is how long the committer of the session writes
+	// (see group.go) waits for more concurrent writes to join a batch once
+	// the previous batch held more than one; a lone writer never waits.
+	// Default 200µs; negative commits every write in its own transaction.
+	GroupCommitWindow time.Duration
 	// Logger receives migration notices; nil discards them.
 	Logger *slog.Logger
 }
@@ -41,8 +47,9 @@ type Options struct {
 // concurrent use. See the package documentation for its connection layout.
 type Store struct {
 	path   string
-	write  *sql.DB // one connection; every write transaction is BEGIN IMMEDIATE
-	read   *sql.DB // a pool of query_only connections
+	write  *sql.DB    // one connection; every write transaction is BEGIN IMMEDIATE
+	read   *sql.DB    // a pool of query_only connections
+	group  *committer // batches the hot session writes; nil: off
 	log    *slog.Logger
 	closed atomic.Bool
 }
@@ -71,6 +78,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if opts.MaxReaders <= 0 {
 		opts.MaxReaders = max(4, runtime.GOMAXPROCS(0))
+	}
+	if opts.GroupCommitWindow == 0 {
+		opts.GroupCommitWindow = defaultGroupWindow
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -137,6 +147,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	if opts.GroupCommitWindow > 0 {
+		s.group = newCommitter(s, opts.GroupCommitWindow)
+	}
 	return s, nil
 }
 
@@ -184,55 +197,50 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools. The readers go first, so that the writer is the
-// last connection and checkpoints the WAL into the database file.
+// Close commits the writes already queued for a batch, then closes both
+// pools. The readers go first, so that the writer is the last connection
+// and checkpoints the WAL into the database file.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
+	}
+	if s.group != nil {
+		s.group.stop()
 	}
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
 // wrap turns an error of the database into one wrapping a gatehouse
-// sentinel, chosen by result code, never by message text (STYLE.md). Errors
-// that already carry ErrNotFound or ErrConflict are ours and pass unchanged.
+// sentinel, by the rules both stores share (package storeerr).
 func (s *Store) wrap(ctx context.Context, op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, gatehouse.ErrNotFound) || errors.Is(err, gatehouse.ErrConflict) {
-		return err
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("sqlite: %s: %w", op, err)
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		// The driver interrupted the statement because ctx ended; report
-		// why, rather than SQLITE_INTERRUPT.
-		return fmt.Errorf("sqlite: %s: %w: %w", op, ctxErr, err)
-	}
-	if s.closed.Load() || errors.Is(err, sql.ErrConnDone) {
-		return fmt.Errorf("sqlite: %s: %w: %w", op, gatehouse.ErrUnavailable, err)
+	return storeerr.Mapper{Store: "sqlite", Closed: s.closed.Load, Classify: classify}.Wrap(ctx, op, err)
+}
+
+// classify says what an SQLite error means, by result code, never by
+// message text (STYLE.md).
+func classify(err error) (storeerr.Kind, string) {
+	if errors.Is(err, sql.ErrConnDone) {
+		return storeerr.Unavailable, ""
 	}
 	var se *msqlite.Error
 	if !errors.As(err, &se) {
-		return fmt.Errorf("sqlite: %s: %w", op, err)
+		return storeerr.Other, ""
 	}
 	switch code := se.Code(); code {
 	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-		return fmt.Errorf("sqlite: %s: %w: %w", op, gatehouse.ErrConflict, err)
+		return storeerr.Conflict, ""
 	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 		// The row refers to a user or session that does not exist.
-		return fmt.Errorf("sqlite: %s: %w: %w", op, gatehouse.ErrNotFound, err)
+		return storeerr.Missing, ""
 	default:
 		switch code & 0xff { // the primary result code
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR,
 			sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_FULL, sqlite3.SQLITE_PROTOCOL,
 			sqlite3.SQLITE_READONLY:
-			return fmt.Errorf("sqlite: %s: %w: %w", op, gatehouse.ErrUnavailable, err)
+			return storeerr.Unavailable, ""
 		}
 	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
+	return storeerr.Other, ""
 }
 
 // isCode reports whether err is an SQLite error with the extended code.
@@ -259,9 +267,7 @@ func (s *Store) writeTx(ctx context.Context, op string, fn func(tx *sql.Tx) erro
 }
 
 // notFound returns the error of a missing row: "sqlite: session ID: not found".
-func notFound(what, id string) error {
-	return fmt.Errorf("sqlite: %s %s: %w", what, id, gatehouse.ErrNotFound)
-}
+func notFound(what, id string) error { return storeerr.NotFound("sqlite", what, id) }
 
 // micros stores a time as Unix microseconds; the zero time is NULL.
 func micros(t time.Time) any {

@@ -100,7 +100,7 @@ func TestOpenCreatesPrivateWALFile(t *testing.T) {
 	if perm := fi.Mode().Perm(); perm != 0o600 {
 		t.Errorf("database file mode %v, want 0600", perm)
 	}
-	if v, err := s.SchemaVersion(context.Background()); err != nil || v != 1 {
+	if v, err := s.SchemaVersion(context.Background()); err != nil || v != len(allMigrations(t)) {
 		t.Errorf("SchemaVersion = %d, %v", v, err)
 	}
 	if _, err := os.Stat(path + "-wal"); err != nil {

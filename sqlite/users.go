@@ -15,23 +15,30 @@ import (
 // CreateUser stores u. It returns an error wrapping [gatehouse.ErrEmailTaken]
 // when the email is in use, and [gatehouse.ErrConflict] when the id is.
 func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
-	_, err := s.write.ExecContext(ctx,
-		`INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-		u.ID, u.Email, u.Name, u.PasswordHash, u.CreatedAt.UnixMicro())
+	return s.wrap(ctx, "create user", insertUser(ctx, s.write, u))
+}
+
+// insertUser stores u through db (the writer or a write transaction).
+func insertUser(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, u *gatehouse.User) error {
+	_, err := db.ExecContext(ctx,
+		`INSERT INTO users (id, email, email_verified, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.EmailVerified, u.Name, u.PasswordHash, u.CreatedAt.UnixMicro())
 	// The only UNIQUE constraint of users is the email; the id is the
 	// PRIMARY KEY, which SQLite reports with its own extended code.
 	if isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
 		return fmt.Errorf("sqlite: create user: %w", gatehouse.ErrEmailTaken)
 	}
-	return s.wrap(ctx, "create user", err)
+	return err
 }
 
-const userColumns = `id, email, name, password_hash, created_at`
+const userColumns = `id, email, email_verified, name, password_hash, created_at`
 
-func scanUser(row *sql.Row) (*gatehouse.User, error) {
+func scanUser(row interface{ Scan(...any) error }) (*gatehouse.User, error) {
 	var u gatehouse.User
 	var created int64
-	if err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Name, &u.PasswordHash, &created); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = usecs(created)

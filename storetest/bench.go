@@ -14,7 +14,7 @@ import (
 // settings it compares) and calls them.
 
 // BenchSessions stores a user and n sessions in s and returns the sessions.
-func BenchSessions(b *testing.B, s gatehouse.Store, n int) []*gatehouse.Session {
+func BenchSessions(b testing.TB, s gatehouse.Store, n int) []*gatehouse.Session {
 	b.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC()
@@ -60,11 +60,14 @@ func BenchRotateSession(b *testing.B, s gatehouse.Store) {
 
 // BenchRotateSessionParallel is a refresh as the Service does it (read the
 // session, then rotate it) from parallel goroutines, as concurrent clients
-// (or instances) send them.
+// (or instances) send them: 8 per CPU, so that on a small machine there are
+// as many in flight as the 16 clients of the load test (bench/load), not
+// just GOMAXPROCS of them.
 func BenchRotateSessionParallel(b *testing.B, s gatehouse.Store) {
 	sessions := BenchSessions(b, s, 1000)
 	var next atomic.Int64
 	ctx := context.Background()
+	b.SetParallelism(8)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -39,6 +39,9 @@ func Run(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 	t.Run("Prune", func(t *testing.T) { testPrune(t, open) })
 	t.Run("NUL", func(t *testing.T) { testNUL(t, open) })
 	t.Run("FeedUnderConcurrency", func(t *testing.T) { testFeedUnderConcurrency(t, open) })
+	t.Run("ConcurrentWrites", func(t *testing.T) { testConcurrentWrites(t, open) })
+	t.Run("EmailTokens", func(t *testing.T) { testEmailTokens(t, open) })
+	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open) })
 }
 
 // base is the suite's "now": microsecond precision, far from any edge.

@@ -43,6 +43,7 @@ type Server struct {
 	arrived   chan struct{} // closed and replaced on every message
 	refuse    []int         // SMTP codes to answer the next DATA with, in order
 	refuseAll int           // when non-zero, every DATA gets it
+	attempts  int           // DATA commands, refused ones included
 }
 
 // Start listens on addr ("127.0.0.1:0" for any free port) and serves.
@@ -120,6 +121,13 @@ func (s *Server) WaitFor(to, subject string, timeout time.Duration) (Message, er
 	}
 }
 
+// Attempts returns how many deliveries were tried, refused ones included.
+func (s *Server) Attempts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attempts
+}
+
 // Count returns how many accepted mails went to "to".
 func (s *Server) Count(to string) int {
 	n := 0
@@ -165,6 +173,7 @@ func (ss *session) Data(r io.Reader) error {
 	s := ss.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.attempts++
 	code := s.refuseAll
 	if code == 0 && len(s.refuse) > 0 {
 		code, s.refuse = s.refuse[0], s.refuse[1:]

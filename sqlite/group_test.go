@@ -1,0 +1,157 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/storetest"
+)
+
+// holdCommitter makes the committer run a write that blocks until the
+// returned release is called, so that writes sent meanwhile queue up and
+// form the next batch together.
+func holdCommitter(t *testing.T, s *Store) (release func()) {
+	t.Helper()
+	entered, unblock, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- s.groupTx(context.Background(), "hold", func(ctx context.Context, tx *sql.Tx) error {
+			close(entered)
+			<-unblock
+			return nil
+		})
+	}()
+	<-entered
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			close(unblock)
+			if err := <-done; err != nil {
+				t.Errorf("holding write: %v", err)
+			}
+		})
+	}
+	// A test that fails while holding must not leave Close waiting.
+	t.Cleanup(release)
+	return release
+}
+
+// waitQueued waits until n writes are queued for the committer.
+func waitQueued(t *testing.T, s *Store, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.group.mu.Lock()
+		q := len(s.group.queue)
+		s.group.mu.Unlock()
+		if q >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes queued after 10s, want %d", q, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestGroupCommitOneBatch holds the committer until every write of
+// storetest.MixedWrites is queued, so that they all share one transaction,
+// and checks each caller's answer; with failing writes in the batch, the
+// batch is rolled back and its writes run alone, each answered as if
+// nothing else had been there.
+func TestGroupCommitOneBatch(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		withFailures bool
+		wantReruns   int64
+	}{
+		{"answers", false, 0},
+		{"failures", true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustOpenStore(t, Options{})
+			var batches, writes int64
+			storetest.MixedWrites(t, s, tc.withFailures, func(n int, launch func()) {
+				batches, writes = s.group.batches.Load(), s.group.writes.Load()
+				release := holdCommitter(t, s)
+				launch()
+				waitQueued(t, s, n)
+				release()
+				// The hold, then the n writes in one batch.
+				batches, writes = batches+2, writes+1+int64(n)
+			})
+			if b, w := s.group.batches.Load(), s.group.writes.Load(); b != batches || w != writes {
+				t.Errorf("committer ran %d batches of %d writes, want %d of %d: the writes were not batched",
+					b, w, batches, writes)
+			}
+			if r := s.group.reruns.Load(); r != tc.wantReruns {
+				t.Errorf("%d batches were rerun write by write, want %d", r, tc.wantReruns)
+			}
+		})
+	}
+}
+
+// TestGroupCommitWithdraw: a caller that gives up while its write is still
+// queued gets its context's error, and the write is never run.
+func TestGroupCommitWithdraw(t *testing.T) {
+	s := mustOpenStore(t, Options{})
+	sess := storetest.BenchSessions(t, s, 1)[0]
+	release := holdCommitter(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		now := time.Now()
+		_, err := s.RotateSession(ctx, sess.ID, 1, now, now.Add(time.Hour), now)
+		done <- err
+	}()
+	waitQueued(t, s, 1)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("RotateSession after its caller gave up = %v, want context.Canceled", err)
+	}
+	release()
+	got, err := s.Session(context.Background(), sess.ID)
+	if err != nil || got.Generation != 1 {
+		t.Errorf("a withdrawn rotation ran: Session = %+v, %v", got, err)
+	}
+}
+
+// TestGroupCommitClose: writes queued when the Store closes are committed
+// before the database closes, and writes after it fail as unavailable.
+func TestGroupCommitClose(t *testing.T) {
+	s := mustOpenStore(t, Options{})
+	sess := storetest.BenchSessions(t, s, 1)[0]
+	release := holdCommitter(t, s)
+	done := make(chan error, 1)
+	go func() {
+		now := time.Now()
+		ok, err := s.RotateSession(context.Background(), sess.ID, 1, now, now.Add(time.Hour), now)
+		if err == nil && !ok {
+			err = errors.New("not rotated")
+		}
+		done <- err
+	}()
+	waitQueued(t, s, 1)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	release()
+	if err := <-done; err != nil {
+		t.Errorf("a rotation queued at Close: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	now := time.Now()
+	_, err := s.RotateSession(context.Background(), sess.ID, 2, now, now.Add(time.Hour), now)
+	if !errors.Is(err, gatehouse.ErrUnavailable) {
+		t.Errorf("RotateSession after Close = %v, want ErrUnavailable", err)
+	}
+	r := mustOpenPath(t, s.Path(), Options{})
+	if got, err := r.Session(context.Background(), sess.ID); err != nil || got.Generation != 2 {
+		t.Errorf("the rotation queued at Close was lost: Session = %+v, %v", got, err)
+	}
+}
