@@ -80,7 +80,7 @@ export function ForgotPasswordPage() {
  * dropped from the address bar, so it stays out of the history.
  */
 export function ResetPasswordPage() {
-  const heading = usePageTitle('Set a new password');
+  const heading = usePageTitle('Reset your password');
   const token = useFragmentToken();
   const reset = useResetPassword();
   const [password, setPassword] = useState('');
@@ -157,7 +157,7 @@ export function ResetPasswordPage() {
   return (
     <section className="card narrow" aria-labelledby="reset-title">
       <h1 id="reset-title" ref={heading} tabIndex={-1}>
-        Set a new password
+        Reset your password
       </h1>
       {body}
     </section>
