@@ -128,9 +128,9 @@ describe('accounts by email in the browser', () => {
     await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
     assert.equal(await banner.count(), 0, 'the banner is gone once verified');
 
-    // The link works once.
+    // The link works once; the page shows the problem's detail.
     await page.goto(link);
-    await page.getByRole('alert').waitFor();
+    await page.getByRole('alert').getByText(/not valid/i).waitFor();
     assert.equal(await page.getByText(/is verified/).count(), 0);
 
     assertTokenStayedInBrowser(token, w, 'verify-email');
@@ -211,11 +211,11 @@ describe('accounts by email in the browser', () => {
 
     await page.getByRole('link', { name: 'Account' }).click();
     await page.getByRole('heading', { name: 'Account', level: 1 }).waitFor();
-    // A wrong password is refused with the problem's detail.
+    // A wrong password is refused, visibly.
     await page.getByLabel('New email').fill(next);
     await page.getByLabel('Current password').fill('not my password');
     await page.getByRole('button', { name: 'Change email' }).click();
-    await page.getByRole('alert').waitFor();
+    await page.getByRole('alert').getByText('The current password is not correct.').waitFor();
     await page.getByLabel('New email').fill(next);
     await page.getByLabel('Current password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Change email' }).click();

@@ -89,7 +89,7 @@ export function AccountPage() {
         )}
         {change.error && (
           <p className="error" role="alert">
-            {describe(change.error)}
+            {change.error.code === 'invalid_credentials' ? 'The current password is not correct.' : describe(change.error)}
           </p>
         )}
         <div className="actions">
