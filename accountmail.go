@@ -26,8 +26,7 @@ const forgotFloor = 150 * time.Millisecond
 const emailTokenBytes = 32
 
 func (s *Service) mailStore() (MailStore, bool) {
-	ms, ok := s.store.(MailStore)
-	return ms, ok && s.cfg.Mail != nil
+	return s.store, s.cfg.Mail != nil
 }
 
 func (s *Service) mailEnabled() bool {
@@ -310,10 +309,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (*User, 
 // NFC and IDNA into their canonical form. Two stored forms that now
 // collide are both kept (and logged): login picks the exact match.
 func (s *Service) normalizeStoredEmails(ctx context.Context) error {
-	ms, ok := s.store.(MailStore)
-	if !ok {
-		return nil
-	}
+	ms := s.store
 	users, err := ms.UsersWithNonASCIIEmail(ctx)
 	if err != nil {
 		return err

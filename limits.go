@@ -68,20 +68,10 @@ func pairPrefix(canonicalEmail string) string {
 	return limitKey("login", canonicalEmail) + "|"
 }
 
-// AttemptsPrefixClearer is implemented by stores that can forget every
-// attempt counter whose key starts with a prefix.
-type AttemptsPrefixClearer interface {
-	ClearAttemptsPrefix(ctx context.Context, prefix string) error
-}
-
 // clearPairLimits forgets the (account, address) counters of an account,
 // for every address.
 func (s *Service) clearPairLimits(ctx context.Context, canonicalEmail string) error {
-	c, ok := s.store.(AttemptsPrefixClearer)
-	if !ok {
-		return nil
-	}
-	return c.ClearAttemptsPrefix(ctx, pairPrefix(canonicalEmail))
+	return s.store.ClearAttemptsPrefix(ctx, pairPrefix(canonicalEmail))
 }
 
 // AddressKey is the client address as the limits count it: an IPv4

@@ -71,6 +71,8 @@ type Store interface {
 	AddAttempt(ctx context.Context, key string, now time.Time, window time.Duration) (count int, resetAt time.Time, err error)
 	// ClearAttempts forgets a counter.
 	ClearAttempts(ctx context.Context, key string) error
+	// ClearAttemptsPrefix forgets every counter whose key starts with prefix.
+	ClearAttemptsPrefix(ctx context.Context, prefix string) error
 
 	// CreatePost stores p; AuthorName is not stored (it is joined on read).
 	CreatePost(ctx context.Context, p *Post) error
@@ -93,6 +95,9 @@ type Store interface {
 	// feedBefore, attempt counters whose window ended before now, and
 	// signing keys retired before keysBefore.
 	Prune(ctx context.Context, now, sessionsBefore, feedBefore, keysBefore time.Time) error
+
+	// MailStore: email tokens and the outbox (accounts by email).
+	MailStore
 }
 
 // RevocationNotifier is implemented by stores that can announce new

@@ -127,7 +127,7 @@ func (o *Outbox) attempt(ctx context.Context, m *gatehouse.Mail) {
 		o.Log.InfoContext(ctx, "mail sent", "mail_id", m.ID, "purpose", m.Purpose)
 		return
 	}
-	attempts := m.Attempts + 1
+	attempts := m.Attempts // the claim counted this attempt
 	next := now.Add(o.Backoff(attempts))
 	if Permanent(err) || next.Sub(m.CreatedAt) > o.GiveUpAfter {
 		next = time.Time{}

@@ -32,7 +32,10 @@
 //
 // Denial of service. Argon2id is memory-hard by design, so its memory is
 // what a flood of logins exhausts: 19 MiB for each hash in progress. A
-// bounded pool runs at most Config.Workers hashes at once, lets at most
+// bounded pool runs at most Config.Workers hashes at once, and no more
+// than fit in Config.MaxMemory (64 MiB by default), collects each large
+// hash's memory before the next hash starts, returns it to the OS once the
+// pool has been idle for a second, lets at most
 // Config.MaxQueue callers wait for one, each at most Config.MaxWait and
 // never past its context's deadline, and answers everyone else at once with
 // an error wrapping [gatehouse.ErrServerBusy] (OWASP ASVS 5.0 15.2.2;

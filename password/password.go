@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -67,8 +66,14 @@ type Config struct {
 	// Lower them only in tests (STYLE.md: the hash cost is a config field).
 	Params Params
 	// Workers bounds the hashes computed at once; 0 means
-	// runtime.GOMAXPROCS(0). Each one holds Params.Memory KiB.
+	// runtime.GOMAXPROCS(0). Each one holds Params.Memory KiB, so
+	// MaxMemory lowers it further.
 	Workers int
+	// MaxMemory bounds the memory, in KiB like Params.Memory, of the
+	// hashes computed at once: at most MaxMemory / Params.Memory run
+	// together, and always at least one. 0 means [DefaultMaxMemory]
+	// (64 MiB: three hashes at the OWASP parameters).
+	MaxMemory uint32
 	// MaxQueue bounds the callers waiting for a worker; 0 means 64 *
 	// Workers. Callers beyond it get ErrServerBusy at once.
 	MaxQueue int
@@ -108,9 +113,10 @@ func New(cfg Config) (*Hasher, error) {
 	if cfg.Workers < 0 || cfg.MaxQueue < 0 || cfg.MaxWait < 0 || cfg.MinLength < 0 || cfg.MaxLength < 0 {
 		return nil, errors.New("password: negative Workers, MaxQueue, MaxWait, MinLength or MaxLength")
 	}
-	if cfg.Workers == 0 {
-		cfg.Workers = runtime.GOMAXPROCS(0)
+	if cfg.MaxMemory == 0 {
+		cfg.MaxMemory = DefaultMaxMemory
 	}
+	cfg.Workers = workersFor(cfg.Workers, cfg.MaxMemory, cfg.Params.Memory)
 	if cfg.MaxQueue == 0 {
 		cfg.MaxQueue = 64 * cfg.Workers
 	}
@@ -130,7 +136,7 @@ func New(cfg Config) (*Hasher, error) {
 		params: cfg.Params,
 		minLen: cfg.MinLength,
 		maxLen: cfg.MaxLength,
-		pool:   newPool(cfg.Workers, cfg.MaxQueue, cfg.MaxWait),
+		pool:   newPool(cfg.Workers, cfg.MaxQueue, cfg.MaxWait, cfg.Params.Memory),
 	}
 	// The dummy password is random and forgotten at once: nobody can log
 	// in with it, and CompareDummy does the same work as a real Compare
@@ -213,6 +219,10 @@ type Stats struct {
 
 // Stats returns a snapshot of the hashing pool.
 func (h *Hasher) Stats() Stats { return h.pool.stats() }
+
+// Workers returns how many hashes h computes at once: Config.Workers,
+// lowered to fit Config.MaxMemory.
+func (h *Hasher) Workers() int { return cap(h.pool.sem) }
 
 // normalize returns the NFKC form of password, which is what is hashed, so
 // that the same password typed on different keyboards or input methods

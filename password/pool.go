@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -26,14 +27,26 @@ type pool struct {
 	maxWait  time.Duration
 	waiting  atomic.Int64
 	rejected atomic.Uint64
+
+	// large reports whether each hash is large enough to collect after
+	// (memory.go); collect is runtime.GC, and trim returns the memory to
+	// the OS once the pool is idle. Both are replaced in tests.
+	large   bool
+	collect func()
+	trim    *trimmer
 }
 
-func newPool(workers, maxQueue int, maxWait time.Duration) *pool {
-	return &pool{
+// newPool returns a pool of workers for hashes of hashKiB each.
+func newPool(workers, maxQueue int, maxWait time.Duration, hashKiB uint32) *pool {
+	p := &pool{
 		sem:      make(chan struct{}, workers),
 		maxQueue: int64(maxQueue),
 		maxWait:  maxWait,
+		large:    hashKiB >= largeHash,
+		collect:  runtime.GC,
 	}
+	p.trim = newTrimmer(p.idle)
+	return p
 }
 
 // acquire waits for a worker and returns the function that gives it back.
@@ -76,7 +89,23 @@ func (p *pool) acquire(ctx context.Context) (release func(), err error) {
 	}
 }
 
-func (p *pool) release() { <-p.sem }
+// release gives a worker back. After a large hash it first collects, so
+// that the next hash reuses the memory this one dropped rather than the
+// heap growing by a hash's worth (memory.go); while the worker is still
+// held, so that the next hash cannot start allocating before the memory
+// is free.
+func (p *pool) release() {
+	if !p.large {
+		<-p.sem
+		return
+	}
+	p.collect()
+	<-p.sem
+	p.trim.done(p.idle())
+}
+
+// idle reports whether no hash is running or waiting.
+func (p *pool) idle() bool { return len(p.sem) == 0 && p.waiting.Load() == 0 }
 
 // ctxErr turns the error of an ended ctx into acquire's error. A deadline
 // means the server ran out of time to serve, which is being busy.

@@ -68,3 +68,12 @@ func (s *Store) ClearAttempts(ctx context.Context, key string) error {
 		return err
 	})
 }
+
+// ClearAttemptsPrefix forgets every counter whose key starts with prefix
+// (a password reset clears an account's counters for every address).
+func (s *Store) ClearAttemptsPrefix(ctx context.Context, prefix string) error {
+	return s.do(ctx, "clear attempts", func(ctx context.Context) error {
+		_, err := s.pool.Exec(ctx, `DELETE FROM attempts WHERE substr(key, 1, length($1::bytea)) = $1::bytea`, []byte(prefix))
+		return err
+	})
+}

@@ -84,7 +84,7 @@ func (s *Store) ResetPassword(ctx context.Context, tokenHash []byte, passwordHas
 				return err
 			}
 			var err error
-			ids, err = revokeUserSessions(ctx, tx, t.UserID, "", gatehouse.ReasonPasswordChange, now)
+			ids, err = revokeUserSessions(ctx, tx, t.UserID, "", gatehouse.ReasonPasswordReset, now)
 			return err
 		})
 	if err != nil {

@@ -65,7 +65,8 @@ type Config struct {
 	PrivateMetrics bool
 
 	// Password hashing: the argon2id parameters, and how many hashes run
-	// at once (0: as many as the CPUs, within the hasher's memory bound).
+	// at once at most (0: as many as the CPUs); the hasher lowers it so that
+	// no more than 64 MiB of argon2id memory is held at once.
 	PasswordParams password.Params
 	HashWorkers    int
 

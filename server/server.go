@@ -165,13 +165,13 @@ func assemble(ctx context.Context, cfg Config, db DB, store gatehouse.Store, onR
 	if err != nil {
 		return nil, &gatehouse.ConfigError{Field: "MailTemplates", Err: err}
 	}
-	if ms, ok := store.(gatehouse.MailStore); ok {
+	{
 		sender, err := newSender(cfg)
 		if err != nil {
 			return nil, err
 		}
 		c.outbox = &mailer.Outbox{
-			Store: ms, Sender: sender, Log: cfg.Logger,
+			Store: store, Sender: sender, Log: cfg.Logger,
 			Backoff:     mailer.ExponentialBackoff(cfg.MailRetry, time.Hour),
 			GiveUpAfter: cfg.MailGiveUp,
 		}

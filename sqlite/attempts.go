@@ -51,3 +51,10 @@ func (s *Store) ClearAttempts(ctx context.Context, key string) error {
 	_, err := s.write.ExecContext(ctx, `DELETE FROM attempts WHERE key = ?`, key)
 	return s.wrap(ctx, "clear attempts", err)
 }
+
+// ClearAttemptsPrefix forgets every counter whose key starts with prefix
+// (a password reset clears an account's counters for every address).
+func (s *Store) ClearAttemptsPrefix(ctx context.Context, prefix string) error {
+	_, err := s.write.ExecContext(ctx, `DELETE FROM attempts WHERE substr(key, 1, length(?1)) = ?1`, prefix)
+	return s.wrap(ctx, "clear attempts", err)
+}

@@ -12,6 +12,33 @@ import (
 func testAttempts(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 	ctx := context.Background()
 
+	t.Run("ClearPrefix", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		keys := []string{"login|aaaa|1", "login|aaaa|2", "login|aaab|1", "login|aa", "other|aaaa|1"}
+		for _, k := range keys {
+			if _, _, err := st.AddAttempt(ctx, k, base, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.ClearAttemptsPrefix(ctx, "login|aaaa|"); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			n, _, err := st.Attempts(ctx, k, base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 1
+			if k == "login|aaaa|1" || k == "login|aaaa|2" {
+				want = 0
+			}
+			if n != want {
+				t.Errorf("%s: count %d after clearing the prefix, want %d", k, n, want)
+			}
+		}
+	})
+
 	t.Run("Window", func(t *testing.T) {
 		t.Parallel()
 		st := open(t)

@@ -45,7 +45,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	c.fs.Var(positiveDuration{&cfg.MailGiveUp}, "mail-give-up", "how long a mail is retried before it is given up (and kept with the reason)")
 	c.fs.Var(uint32Value{&cfg.PasswordParams.Memory}, "argon2-memory", "argon2id memory in KiB (OWASP minimum 19456; lower only in tests)")
 	c.fs.Var(uint32Value{&cfg.PasswordParams.Time}, "argon2-time", "argon2id passes (OWASP: 2 with 19 MiB)")
-	c.fs.IntVar(&cfg.HashWorkers, "hash-workers", 0, "password hashes computed at once (default: the number of CPUs)")
+	c.fs.IntVar(&cfg.HashWorkers, "hash-workers", 0, "most password hashes computed at once (default: the number of CPUs); fewer when that many would hold more than 64 MiB of argon2id memory (--argon2-memory each), and always at least one")
 	if err := c.parse(args, getenv, stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil

@@ -62,8 +62,12 @@ func Start(addr string) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the server.
-func (s *Server) Close() error { return s.srv.Close() }
+// Close stops the server and frees its port at once (the listener too:
+// Serve may not have taken it over yet).
+func (s *Server) Close() error {
+	s.ln.Close()
+	return s.srv.Close()
+}
 
 // URL is the server's --smtp-url.
 func (s *Server) URL() string { return "smtp://" + s.Addr }
