@@ -1,7 +1,8 @@
 // Accounts by email (CONTRACT §7) in Chromium against the real server and a
 // real SMTP server (internal/smtptest): the verification mail sent at
 // registration, the password reset from the login page, and the email
-// change from the Account page, each followed from the mail's link. The
+// change from the Account page, each followed from the mail's link, and
+// login under --require-verified-email. The
 // links carry their token in the fragment: the test also checks that no
 // token ever reaches the server (its request log names every path) or
 // stays in the address bar.
@@ -49,7 +50,7 @@ after(async () => {
  * returns the link and its token. Mails are sent from an outbox, so they
  * arrive a moment after the request was answered.
  */
-async function linkFor(to, page) {
+async function linkFor(to, page, base = gh.url) {
   const re = new RegExp(`(\\S+/${page}#token=([A-Za-z0-9_-]+))`);
   let found = null;
   await eventually(async () => {
@@ -61,7 +62,7 @@ async function linkFor(to, page) {
     return found !== null;
   }, `a mail to ${to} with a /${page} link`);
   const { mail, link, token } = found;
-  assert.ok(link.startsWith(`${gh.url}/${page}#token=`), `the link leads to the app: ${link}`);
+  assert.ok(link.startsWith(`${base}/${page}#token=`), `the link leads to the app: ${link}`);
   // CONTRACT §7: at least 128 random bits, URL-safe base64; never in the Subject.
   assert.ok(token.length >= 22, `token of ${token.length} characters`);
   assert.ok(!mail.subject.includes(token), 'token in the Subject');
@@ -239,5 +240,52 @@ describe('accounts by email in the browser', () => {
     assertTokenStayedInBrowser(token, w, 'confirm-email');
     assert.deepEqual(w.problems, [], 'CSP violations or page errors');
     await context.close();
+  });
+
+  it('with --require-verified-email: registration says to verify first, login is refused until the link is followed', async () => {
+    const port = await freePort();
+    const strict = await startGatehouse(
+      '--addr',
+      `127.0.0.1:${port}`,
+      '--app-url',
+      `http://127.0.0.1:${port}`,
+      '--smtp-url',
+      `smtp://${smtp.smtp}`,
+      '--require-verified-email',
+    );
+    const { context, page, w } = await newContext();
+    try {
+      const email = uniqueEmail('strict');
+      await page.goto(`${strict.url}/register`);
+      await page.getByLabel('Name').fill('Barbara');
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Register' }).click();
+      await page.getByText(/Your account is created/).waitFor();
+      assert.equal(page.url(), `${strict.url}/register`, 'no auto-login');
+
+      await page.goto(`${strict.url}/login`);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('alert').getByText(/not verified/i).waitFor();
+      const refused = w.to('/api/auth/login', 'POST').at(-1);
+      assert.equal((await refused.req.response()).status(), 403);
+
+      const { link } = await linkFor(email, 'verify-email', strict.url);
+      await page.goto(link);
+      await page.getByText(/is verified/).waitFor();
+
+      await page.goto(`${strict.url}/login`);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.waitForURL(`${strict.url}/dashboard`);
+      assert.equal(await page.getByRole('heading', { name: 'Verify your email' }).count(), 0);
+      assert.deepEqual(w.problems, [], 'CSP violations or page errors');
+    } finally {
+      await context.close();
+      await strict.stop();
+    }
   });
 });
