@@ -1,11 +1,10 @@
 // Accounts by email (CONTRACT §7) in Chromium against the real server and a
 // real SMTP server (internal/smtptest): the verification mail sent at
-// registration, the password reset from the login page, and the email
-// change from the Account page, each followed from the mail's link, and
-// login under --require-verified-email. The
-// links carry their token in the fragment: the test also checks that no
-// token ever reaches the server (its request log names every path) or
-// stays in the address bar.
+// registration, the password reset from the login page, the email change
+// from the Account page, each followed from the mail's link, and login
+// under --require-verified-email. The links carry their token in the
+// fragment: the test also checks that no token ever reaches the server (its
+// request log names every path) or stays in the address bar.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
