@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 import { afterEach, describe, expect, it } from 'vitest';
-import { act } from 'react';
+import { StrictMode, act } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { createAuthClient, type AuthClient } from '@gatehouse/client';
 import { AuthProvider, useAuth, useFragmentToken, useResetPassword, useVerifyEmail } from '../src/index.js';
@@ -115,6 +115,21 @@ function Verify({ token }: { token: string }) {
     </>
   );
 }
+
+describe('useFragmentToken in StrictMode', () => {
+  it('keeps the token through the development double render', async () => {
+    const c = client(new FakeGatehouse());
+    history.replaceState(null, '', '/verify-email#token=strict-token');
+    const el = await render(
+      c,
+      <StrictMode>
+        <Reset password="unused" />
+      </StrictMode>,
+    );
+    expect(text(el, 'token')).toBe('strict-token');
+    expect(location.hash).toBe('');
+  });
+});
 
 describe('useVerifyEmail', () => {
   it('returns the user and the session shows it verified', async () => {
