@@ -38,21 +38,22 @@ function asAuthError(e: unknown): AuthError {
   return e instanceof AuthError ? e : new AuthError(0, 'network_error', e instanceof Error ? e.message : String(e));
 }
 
-/** useAuthAction wraps a call of the provider's client in an {@link AuthAction}. */
+/**
+ * useAuthAction wraps a call of the provider's client in an
+ * {@link AuthAction}. Pass a function defined outside the component (or
+ * memoised): `run` and `runAsync` keep their identity as long as it does.
+ */
 export function useAuthAction<A extends unknown[], T>(call: (client: AuthClient, ...args: A) => Promise<T>): AuthAction<A, T> {
   const client = useAuthClient();
   const [state, setState] = useState<ActionState<T>>(idle);
   const seq = useRef(0);
-  // The latest call, so that run and runAsync keep one identity across renders.
-  const latest = useRef(call);
-  latest.current = call;
 
   const runAsync = useCallback(
     async (...args: A): Promise<T> => {
       const mine = ++seq.current;
       setState((s) => ({ ...s, pending: true, error: null }));
       try {
-        const data = await latest.current(client, ...args);
+        const data = await call(client, ...args);
         if (mine === seq.current) setState({ pending: false, done: true, data, error: null });
         return data;
       } catch (e) {
@@ -61,7 +62,7 @@ export function useAuthAction<A extends unknown[], T>(call: (client: AuthClient,
         throw error;
       }
     },
-    [client],
+    [client, call],
   );
   const run = useCallback((...args: A) => void runAsync(...args).catch(() => undefined), [runAsync]);
   const reset = useCallback(() => {
@@ -71,34 +72,42 @@ export function useAuthAction<A extends unknown[], T>(call: (client: AuthClient,
   return useMemo(() => ({ ...state, run, runAsync, reset }), [state, run, runAsync, reset]);
 }
 
+// The calls, at module level so that the hooks' run functions are stable.
+const sendVerification = (c: AuthClient) => c.sendVerificationEmail();
+const verify = (c: AuthClient, token: string) => c.verifyEmail(token);
+const forgot = (c: AuthClient, email: string) => c.forgotPassword(email);
+const resetPassword = (c: AuthClient, token: string, newPassword: string) => c.resetPassword(token, newPassword);
+const changeEmail = (c: AuthClient, newEmail: string, currentPassword: string) => c.changeEmail(newEmail, currentPassword);
+const confirm = (c: AuthClient, token: string) => c.confirmEmail(token);
+
 /** useSendVerificationEmail sends a new verification mail to the signed-in user (`already_verified`, `rate_limited`). */
 export function useSendVerificationEmail(): AuthAction<[], void> {
-  return useAuthAction((c) => c.sendVerificationEmail());
+  return useAuthAction(sendVerification);
 }
 
 /** useVerifyEmail spends the token of a verification link; the session's user shows `email_verified` afterwards. */
 export function useVerifyEmail(): AuthAction<[token: string], User> {
-  return useAuthAction((c, token: string) => c.verifyEmail(token));
+  return useAuthAction(verify);
 }
 
 /** useForgotPassword asks for a reset link; it succeeds alike whether or not the address has an account. */
 export function useForgotPassword(): AuthAction<[email: string], void> {
-  return useAuthAction((c, email: string) => c.forgotPassword(email));
+  return useAuthAction(forgot);
 }
 
 /** useResetPassword sets a new password with the token of a reset link; every session of the user ends. */
 export function useResetPassword(): AuthAction<[token: string, newPassword: string], void> {
-  return useAuthAction((c, token: string, newPassword: string) => c.resetPassword(token, newPassword));
+  return useAuthAction(resetPassword);
 }
 
 /** useChangeEmail asks for a confirmation mail to a new address (needs the current password). */
 export function useChangeEmail(): AuthAction<[newEmail: string, currentPassword: string], void> {
-  return useAuthAction((c, newEmail: string, currentPassword: string) => c.changeEmail(newEmail, currentPassword));
+  return useAuthAction(changeEmail);
 }
 
 /** useConfirmEmail spends the token of an email-change link; the session's user shows the new email afterwards. */
 export function useConfirmEmail(): AuthAction<[token: string], User> {
-  return useAuthAction((c, token: string) => c.confirmEmail(token));
+  return useAuthAction(confirm);
 }
 
 /**
