@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { createServer } from 'node:net';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -78,6 +79,64 @@ export async function startGatehouse(...args) {
       const { code, signal } = await exited;
       rmSync(dir, { recursive: true, force: true });
       if (code !== 0 && signal === null) throw new Error(`gatehouse exited with ${code}\n${logs}`);
+    },
+  };
+}
+
+/** freePort asks the system for a free loopback port, for a server that must know its own address before it starts (--app-url). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * startSMTPTest runs the repository's test SMTP server
+ * (internal/smtptest/cmd/smtptest, built once like the gatehouse binary):
+ * `smtp` is its SMTP address, for --smtp-url; messages() returns the mails
+ * it took ({from, to, subject, text, html}), clear() forgets them.
+ */
+export async function startSMTPTest() {
+  const bin = join(scratch, 'smtptest');
+  if (!existsSync(bin)) execFileSync('go', ['build', '-o', bin, './internal/smtptest/cmd/smtptest'], { cwd: repoRoot, stdio: 'inherit' });
+  const proc = spawn(bin, [], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let logs = '';
+  proc.stderr.on('data', (d) => {
+    logs += d;
+  });
+  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const addrs = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`smtptest did not start within 30s\n${logs}`)), 30_000);
+    createInterface({ input: proc.stdout }).once('line', (line) => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(line));
+      } catch {
+        reject(new Error(`smtptest: unexpected first line ${JSON.stringify(line)}\n${logs}`));
+      }
+    });
+    exited.then(({ code }) => reject(new Error(`smtptest exited with ${code}\n${logs}`)));
+  });
+  return {
+    smtp: addrs.smtp,
+    http: addrs.http,
+    async messages() {
+      const r = await fetch(`${addrs.http}/messages`);
+      if (!r.ok) throw new Error(`smtptest GET /messages: ${r.status}`);
+      return r.json();
+    },
+    async clear() {
+      const r = await fetch(`${addrs.http}/messages`, { method: 'DELETE' });
+      if (!r.ok) throw new Error(`smtptest DELETE /messages: ${r.status}`);
+    },
+    async stop() {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      await exited;
     },
   };
 }

@@ -7,6 +7,10 @@ import { DashboardPage } from './pages/Dashboard';
 import { SessionsPage } from './pages/Sessions';
 import { NotFoundPage } from './pages/NotFound';
 import { SettingsPage } from './pages/Settings';
+import { AccountPage } from './pages/Account';
+import { ConfirmEmailPage, VerifyEmailPage } from './pages/EmailLinks';
+import { ForgotPasswordPage, ResetPasswordPage } from './pages/PasswordReset';
+import { VerifyBanner } from './VerifyBanner';
 import { storageNotes } from './storage';
 
 function toLogin(loginPath: string, returnTo: string) {
@@ -82,6 +86,26 @@ export function App() {
     case '/settings':
       page = <SettingsPage />;
       break;
+    // The links of Gatehouse's mails (CONTRACT §7); the token is in the fragment.
+    case '/forgot-password':
+      page = <ForgotPasswordPage />;
+      break;
+    case '/reset-password':
+      page = <ResetPasswordPage />;
+      break;
+    case '/verify-email':
+      page = <VerifyEmailPage />;
+      break;
+    case '/confirm-email':
+      page = <ConfirmEmailPage />;
+      break;
+    case '/account':
+      page = (
+        <Protected>
+          <AccountPage />
+        </Protected>
+      );
+      break;
     case '/dashboard':
       page = (
         <Protected>
@@ -112,6 +136,7 @@ export function App() {
         <nav aria-label="Main">
           <Link to="/dashboard">Dashboard</Link>
           <Link to="/sessions">Sessions</Link>
+          <Link to="/account">Account</Link>
           <Link to="/settings">Settings</Link>
         </nav>
         <div className="account">
@@ -134,6 +159,7 @@ export function App() {
           Can’t reach the server. Your session is kept; retrying…
         </p>
       )}
+      {pathname !== '/verify-email' && <VerifyBanner />}
       <main id="main">{page}</main>
       <footer className="foot">
         Token storage: <strong>{client.storage}</strong> — {storageNotes[client.storage]}

@@ -1,6 +1,6 @@
 import { useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent } from 'react';
 
-// A router of a few lines: the app has five routes and needs no nesting,
+// A router of a few lines: the app has a dozen flat routes and needs no nesting,
 // loaders or data APIs, so it does without a routing dependency.
 
 const listeners = new Set<() => void>();

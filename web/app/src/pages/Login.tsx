@@ -74,6 +74,9 @@ export function LoginPage({ notice }: { notice: string | null }) {
         </div>
       </form>
       <p className="aside">
+        <Link to="/forgot-password">Forgot password?</Link>
+      </p>
+      <p className="aside">
         No account yet? <Link to="/register">Create one</Link>
       </p>
     </section>

@@ -14,6 +14,7 @@ export function RegisterPage() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [fields, setFields] = useState<Record<string, string>>({});
+  const [created, setCreated] = useState<string | null>(null);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -26,6 +27,13 @@ export function RegisterPage() {
       setPassword('');
       navigate('/dashboard', { replace: true });
     } catch (err) {
+      if (err instanceof AuthError && err.code === 'email_not_verified') {
+        // The account exists; this server lets it log in only once the
+        // address is verified (--require-verified-email).
+        setPassword('');
+        setCreated(email.trim());
+        return;
+      }
       setError(describe(err));
       if (err instanceof AuthError) setFields(fieldErrors(err));
     } finally {
@@ -43,7 +51,13 @@ export function RegisterPage() {
       <h1 id="register-title" ref={heading} tabIndex={-1}>
         Create an account
       </h1>
-      <form onSubmit={submit} noValidate={false}>
+      {created && (
+        <p className="notice" role="status">
+          Your account is created. Open the link we sent to <strong>{created}</strong> to verify your email, then{' '}
+          <Link to="/login">log in</Link>.
+        </p>
+      )}
+      <form onSubmit={submit} noValidate={false} hidden={created !== null}>
         <label htmlFor="register-name">Name</label>
         <input id="register-name" name="name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} {...field('register-name', 'name')} />
         {fields.name && (

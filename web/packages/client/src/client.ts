@@ -1,3 +1,4 @@
+import { Account } from './account.js';
 import { AuthError, asAuthError, type AuthErrorCode } from './errors.js';
 import { Refresher } from './refresh.js';
 import { Schedule } from './schedule.js';
@@ -59,6 +60,7 @@ export class AuthClient {
   private readonly schedule: Schedule;
   private readonly tabs: Tabs;
   private readonly refresher: Refresher;
+  private readonly account: Account;
   private readonly now: () => number;
   private readonly backoff: (attempt: number, err: AuthError) => number;
   private startPromise: Promise<void> | null = null;
@@ -124,6 +126,8 @@ export class AuthClient {
       },
       signedOut: (reason, sid) => this.tabs.shareSignOut(reason, sid),
     };
+
+    this.account = new Account({ session: this.session, wire: this.wire, fetch: (p, i) => this.fetch(p, i), shareUser: (u) => this.tabs.shareUser(u) });
 
     this.subscribe = this.subscribe.bind(this);
     this.getSnapshot = this.getSnapshot.bind(this);
@@ -296,6 +300,21 @@ export class AuthClient {
   endLocalSession(): void {
     this.session.signOut('logout', true);
   }
+
+  // ---- accounts by email (CONTRACT §7; the calls are in account.ts) ----
+
+  /** sendVerificationEmail: see {@link Account.sendVerificationEmail}. */
+  sendVerificationEmail = (): Promise<void> => this.account.sendVerificationEmail();
+  /** verifyEmail: see {@link Account.verifyEmail}. */
+  verifyEmail = (token: string): Promise<User> => this.account.verifyEmail(token);
+  /** forgotPassword: see {@link Account.forgotPassword}. */
+  forgotPassword = (email: string): Promise<void> => this.account.forgotPassword(email);
+  /** resetPassword: see {@link Account.resetPassword}. */
+  resetPassword = (token: string, newPassword: string): Promise<void> => this.account.resetPassword(token, newPassword);
+  /** changeEmail: see {@link Account.changeEmail}. */
+  changeEmail = (newEmail: string, currentPassword: string): Promise<void> => this.account.changeEmail(newEmail, currentPassword);
+  /** confirmEmail: see {@link Account.confirmEmail}. */
+  confirmEmail = (token: string): Promise<User> => this.account.confirmEmail(token);
 
   // ---- bearer requests ---------------------------------------------------
 

@@ -17,7 +17,7 @@ export interface Problem {
 
 /**
  * ServerErrorCode is a `code` Gatehouse puts in its problem+json answers
- * (httpapi/problem.go and CONTRACT §2, §4, §5).
+ * (httpapi/problem.go and CONTRACT §2, §4, §5, §7).
  */
 export type ServerErrorCode =
   | 'validation_failed'
@@ -41,7 +41,12 @@ export type ServerErrorCode =
   | 'unsupported_media_type'
   | 'csrf_failed'
   | 'method_not_allowed'
-  | 'internal_error';
+  | 'internal_error'
+  // Accounts by email (CONTRACT §7).
+  | 'email_token_invalid'
+  | 'email_token_expired'
+  | 'already_verified'
+  | 'email_not_verified';
 
 /**
  * ClientErrorCode is a `code` the client makes up itself: no answer

@@ -12,6 +12,8 @@ export type {
   Tokens,
   User,
 } from './types.js';
+export { takeTokenFromFragment } from './account.js';
+export type { AddressBar } from './account.js';
 export { AuthError } from './errors.js';
 export type { AuthErrorCode, ClientErrorCode, FieldError, Problem, ServerErrorCode } from './errors.js';
 export { decodeClaims } from './jwt.js';

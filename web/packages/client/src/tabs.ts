@@ -7,6 +7,8 @@ type Message =
   | { type: 'refreshed'; from: string; tokens: Tokens }
   | { type: 'signedIn'; from: string; tokens: Tokens; user: User }
   | { type: 'signedOut'; from: string; reason: 'logout' | 'expired'; sid: string | null }
+  // The user changed (email verified or changed): tabs signed in as them show it.
+  | { type: 'user'; from: string; user: User }
   // Start-up with origin sharing: "who is signed in?"
   | { type: 'sync'; from: string }
   | { type: 'state'; from: string; to: string; tokens: Tokens; user: User }
@@ -112,6 +114,10 @@ export class Tabs {
   shareSignIn(tokens: Tokens, user: User): void {
     // A login in a sessionStorage tab is that tab's own session.
     if (this.o.storage.sharing === 'origin') this.post({ type: 'signedIn', from: this.id, tokens: this.o.storage.shareable(tokens), user });
+  }
+
+  shareUser(user: User): void {
+    this.post({ type: 'user', from: this.id, user });
   }
 
   shareSignOut(reason: 'logout' | 'expired', sid: string | null): void {
@@ -300,6 +306,10 @@ export class Tabs {
         if (this.o.storage.sharing === 'session' && (!m.sid || m.sid !== cur?.sid)) break;
         if (m.reason === 'expired') s.endSession(null, true, false);
         else s.signOut('remote', false);
+        break;
+      }
+      case 'user': {
+        if (state.status === 'authenticated' && state.user && m.user && state.user.id === m.user.id) s.signedIn({ ...state.user, ...m.user });
         break;
       }
       case 'sync': {

@@ -37,6 +37,8 @@ export interface User {
   email: string;
   name: string;
   created_at: string;
+  /** Whether the user has proved they receive mail at `email` (CONTRACT §7); absent from servers older than that. */
+  email_verified?: boolean;
 }
 
 /** AuthStatus is where start-up validation and the session stand. */

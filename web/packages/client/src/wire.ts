@@ -46,6 +46,15 @@ export class Wire {
     return this.post('/api/auth/logout', { refresh_token: refreshToken });
   }
 
+  /**
+   * postAnonymous posts JSON without credentials: the calls of the mailed
+   * links (verify, reset, confirm) carry their own token in the body and
+   * need neither the bearer token nor the refresh cookie.
+   */
+  postAnonymous(path: string, body: object): Promise<Response> {
+    return this.post(path, body, {}, 'omit');
+  }
+
   /** tokensOf reads a token answer; it throws `bad_response` when a token the strategy needs is missing. */
   tokensOf(body: TokenResponse, now: number): Tokens {
     if (typeof body.access_token !== 'string') throw new AuthError(502, 'bad_response', 'the server sent no access token');
@@ -54,7 +63,7 @@ export class Wire {
     return tokensFrom(body.access_token, body.refresh_token, body.expires_in, now);
   }
 
-  private async post(path: string, body: object, headers: Record<string, string> = {}): Promise<Response> {
+  private async post(path: string, body: object, headers: Record<string, string> = {}, credentials?: RequestCredentials): Promise<Response> {
     try {
       return await this.rawFetch(this.baseUrl + path, {
         method: 'POST',
@@ -62,7 +71,7 @@ export class Wire {
         body: JSON.stringify(body),
         // The refresh cookie must be sent and stored even when Gatehouse is
         // on another origin (allowed by --cors-origins).
-        credentials: this.storage.cookieTransport ? 'include' : 'same-origin',
+        credentials: credentials ?? (this.storage.cookieTransport ? 'include' : 'same-origin'),
         cache: 'no-store',
         signal: timeoutSignal(this.timeout),
       });

@@ -34,8 +34,37 @@ export class FakeGatehouse {
   alwaysExpired = false;
   /** Code of a non-expiry 401 to answer on protected routes. */
   reject401: string | null = null;
-  requests: { path: string; auth: string | null }[] = [];
+  requests: { path: string; auth: string | null; credentials: RequestCredentials }[] = [];
   private n = 0;
+
+  // The one user, for the accounts-by-email routes (CONTRACT §7).
+  password = 'correct horse battery staple';
+  email = 'ada@example.com';
+  emailVerified = false;
+  /** Mails "sent": the token each carries, as the link's fragment would. */
+  mails: { purpose: 'verify' | 'reset' | 'change'; to: string; token: string }[] = [];
+  /** Tokens the server now answers email_token_expired for. */
+  expiredMailTokens = new Set<string>();
+  private mailTokens = new Map<string, { purpose: 'verify' | 'reset' | 'change'; email: string }>();
+
+  user(): Record<string, unknown> {
+    return { id: 'u1', email: this.email, name: 'Ada', created_at: '2026-01-01T00:00:00Z', email_verified: this.emailVerified };
+  }
+
+  private mail(purpose: 'verify' | 'reset' | 'change', to: string): void {
+    const token = `mt-${purpose}-${++this.n}`;
+    this.mailTokens.set(token, { purpose, email: to });
+    this.mails.push({ purpose, to, token });
+  }
+
+  /** spend returns the token's record and kills it, or the problem to answer. */
+  private spend(token: string | undefined, purpose: 'verify' | 'reset' | 'change'): { email: string } | Response {
+    const t = token ? this.mailTokens.get(token) : undefined;
+    if (!token || !t || t.purpose !== purpose) return problem(400, 'email_token_invalid');
+    this.mailTokens.delete(token);
+    if (this.expiredMailTokens.has(token)) return problem(400, 'email_token_expired');
+    return t;
+  }
 
   private mint(sid: string): string {
     const header = b64url(JSON.stringify({ alg: 'EdDSA', typ: 'at+jwt', kid: 'k1' }));
@@ -56,7 +85,7 @@ export class FakeGatehouse {
     const body: Record<string, unknown> = { access_token: access, token_type: 'bearer', expires_in: this.expiresIn };
     if (cookieMode) this.cookie = s.refresh;
     else body.refresh_token = s.refresh;
-    if (user) body.user = { id: 'u1', email: 'ada@example.com', name: 'Ada', created_at: '2026-01-01T00:00:00Z' };
+    if (user) body.user = this.user();
     return json(200, body);
   }
 
@@ -65,7 +94,7 @@ export class FakeGatehouse {
     const url = new URL(req.url);
     const headers = req.headers;
     const path = url.pathname;
-    this.requests.push({ path, auth: headers.get('Authorization') });
+    this.requests.push({ path, auth: headers.get('Authorization'), credentials: req.credentials });
     const bodyText = req.method === 'GET' ? '' : await req.text();
     const body = bodyText ? (JSON.parse(bodyText) as Record<string, string>) : {};
     const cookieMode = headers.get('X-Refresh-Transport') === 'cookie';
@@ -73,7 +102,7 @@ export class FakeGatehouse {
       case 'POST /api/auth/register':
         return json(201, { id: 'u1', email: body.email, name: body.name ?? '', created_at: '2026-01-01T00:00:00Z' });
       case 'POST /api/auth/login': {
-        if (body.password !== 'correct horse battery staple') return problem(401, 'invalid_credentials');
+        if (body.email !== this.email || body.password !== this.password) return problem(401, 'invalid_credentials');
         const s: Session = { sid: `s${++this.n}`, refresh: '', revoked: false };
         this.sessions.set(s.sid, s);
         return this.grant(s, cookieMode, true);
@@ -97,6 +126,31 @@ export class FakeGatehouse {
         if (s.revoked) return problem(401, 'session_revoked');
         return this.grant(s, cookieMode || !body.refresh_token, false);
       }
+      case 'POST /api/auth/verify-email': {
+        const t = this.spend(body.token, 'verify');
+        if (t instanceof Response) return t;
+        if (t.email === this.email) this.emailVerified = true;
+        return json(200, this.user());
+      }
+      case 'POST /api/auth/password/forgot':
+        if (!body.email?.includes('@')) return problem(422, 'validation_failed');
+        if (body.email === this.email) this.mail('reset', this.email);
+        return new Response(null, { status: 202 });
+      case 'POST /api/auth/password/reset': {
+        const t = this.spend(body.token, 'reset');
+        if (t instanceof Response) return t;
+        if ((body.new_password ?? '').length < 8) return problem(422, 'validation_failed');
+        this.password = body.new_password!;
+        for (const s of this.sessions.values()) s.revoked = true;
+        return new Response(null, { status: 204 });
+      }
+      case 'POST /api/auth/email/confirm': {
+        const t = this.spend(body.token, 'change');
+        if (t instanceof Response) return t;
+        this.email = t.email;
+        this.emailVerified = true;
+        return json(200, this.user());
+      }
       case 'POST /api/auth/logout': {
         this.logoutCalls++;
         const token = body.refresh_token ?? (headers.get('X-CSRF-Guard') === '1' ? this.cookie : null);
@@ -117,7 +171,17 @@ export class FakeGatehouse {
     switch (`${req.method} ${path}`) {
       case 'GET /api/users/me':
         this.meCalls++;
-        return json(200, { id: 'u1', email: 'ada@example.com', name: 'Ada', created_at: '2026-01-01T00:00:00Z' });
+        return json(200, this.user());
+      case 'POST /api/auth/verify-email/send':
+        if (this.emailVerified) return problem(409, 'already_verified');
+        this.mail('verify', this.email);
+        return new Response(null, { status: 202 });
+      case 'POST /api/auth/email':
+        if (body.current_password !== this.password) return problem(401, 'invalid_credentials');
+        if (body.new_email === 'taken@example.com') return problem(409, 'email_taken');
+        if (!body.new_email?.includes('@')) return problem(422, 'validation_failed');
+        this.mail('change', body.new_email);
+        return new Response(null, { status: 202 });
       case 'GET /api/posts':
         return json(200, { items: [], next_cursor: null });
       case 'POST /api/posts':

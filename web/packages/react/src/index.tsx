@@ -1,9 +1,21 @@
 'use client';
 
-import { createContext, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from 'react';
+import { useEffect, useMemo, useSyncExternalStore, type ReactNode } from 'react';
 import type { AuthClient, AuthState, AuthStatus, User } from '@gatehouse/client';
+import { AuthContext, useAuthClient } from './context.js';
 
-const AuthContext = createContext<AuthClient | null>(null);
+export { useAuthClient };
+export {
+  useAuthAction,
+  useChangeEmail,
+  useConfirmEmail,
+  useForgotPassword,
+  useFragmentToken,
+  useResetPassword,
+  useSendVerificationEmail,
+  useVerifyEmail,
+} from './account.js';
+export type { AuthAction } from './account.js';
 
 export interface AuthProviderProps {
   client: AuthClient;
@@ -19,13 +31,6 @@ export function AuthProvider({ client, children }: AuthProviderProps) {
     void client.start();
   }, [client]);
   return <AuthContext.Provider value={client}>{children}</AuthContext.Provider>;
-}
-
-/** useAuthClient returns the provider's AuthClient; it throws outside an AuthProvider. */
-export function useAuthClient(): AuthClient {
-  const client = useContext(AuthContext);
-  if (!client) throw new Error('useAuth must be used inside <AuthProvider>');
-  return client;
 }
 
 /** useSession is the client's state, re-rendering on every change. */

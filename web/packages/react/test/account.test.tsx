@@ -1,0 +1,147 @@
+// @vitest-environment happy-dom
+import { afterEach, describe, expect, it } from 'vitest';
+import { StrictMode, act } from 'react';
+import { createRoot, type Root } from 'react-dom/client';
+import { createAuthClient, type AuthClient } from '@gatehouse/client';
+import { AuthProvider, useAuth, useFragmentToken, useResetPassword, useVerifyEmail } from '../src/index.js';
+import { FakeGatehouse } from '../../client/test/fakes.js';
+
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+
+const PASSWORD = 'correct horse battery staple';
+const clients: AuthClient[] = [];
+const roots: Root[] = [];
+afterEach(() => {
+  act(() => roots.splice(0).forEach((r) => r.unmount()));
+  for (const c of clients.splice(0)) c.dispose();
+  document.body.innerHTML = '';
+});
+
+function client(server: FakeGatehouse): AuthClient {
+  const c = createAuthClient({ baseUrl: server.origin, storage: 'memory', fetch: server.fetch as typeof fetch, proactive: false, visibility: null });
+  clients.push(c);
+  return c;
+}
+
+async function render(c: AuthClient, ui: React.ReactNode): Promise<HTMLElement> {
+  const el = document.createElement('div');
+  document.body.append(el);
+  const root = createRoot(el);
+  roots.push(root);
+  await act(async () => root.render(<AuthProvider client={c}>{ui}</AuthProvider>));
+  return el;
+}
+
+function text(el: HTMLElement, id: string): string {
+  return el.querySelector(`#${id}`)?.textContent ?? '';
+}
+
+/** A reset form as an app would write it: the token from the fragment, the hook's state shown. */
+function Reset({ password }: { password: string }) {
+  const token = useFragmentToken();
+  const reset = useResetPassword();
+  return (
+    <>
+      <p id="token">{token ?? 'none'}</p>
+      <p id="state">{reset.pending ? 'pending' : reset.done ? 'done' : reset.error ? `error:${reset.error.code}:${reset.error.message}` : 'idle'}</p>
+      <button id="go" onClick={() => reset.run(token ?? '', password)}>
+        Set new password
+      </button>
+    </>
+  );
+}
+
+async function click(el: HTMLElement, id: string): Promise<void> {
+  await act(async () => {
+    (el.querySelector(`#${id}`) as HTMLButtonElement).click();
+  });
+}
+
+describe('useResetPassword and useFragmentToken', () => {
+  it('takes the token from the fragment, drops it from the address, and reports pending, then done', async () => {
+    const server = new FakeGatehouse();
+    // The reset call waits at this gate, so that the pending state can be seen.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const inner = server.fetch;
+    server.fetch = async (input, init) => {
+      if (String(input).endsWith('/api/auth/password/reset')) await gate;
+      return inner(input, init);
+    };
+    const c = client(server);
+    await c.forgotPassword('ada@example.com');
+    const token = server.mails.at(-1)!.token;
+    history.replaceState(null, '', `/reset-password?from=mail#token=${token}`);
+
+    const el = await render(c, <Reset password="a brand new passphrase" />);
+    expect(text(el, 'token')).toBe(token);
+    expect(location.hash).toBe('');
+    expect(location.pathname + location.search).toBe('/reset-password?from=mail');
+    expect(text(el, 'state')).toBe('idle');
+
+    await click(el, 'go');
+    expect(text(el, 'state')).toBe('pending');
+    await act(async () => {
+      release();
+      await gate;
+    });
+    await act(async () => undefined);
+    expect(text(el, 'state')).toBe('done');
+    expect(server.password).toBe('a brand new passphrase');
+  });
+
+  it('shows the problem code and detail when the server refuses', async () => {
+    const server = new FakeGatehouse();
+    const c = client(server);
+    history.replaceState(null, '', '/reset-password#token=not-a-real-token');
+    const el = await render(c, <Reset password="a brand new passphrase" />);
+    await click(el, 'go');
+    await act(async () => undefined);
+    expect(text(el, 'state')).toBe('error:email_token_invalid:email_token_invalid');
+    expect(server.password).toBe(PASSWORD);
+  });
+});
+
+function Verify({ token }: { token: string }) {
+  const { user } = useAuth();
+  const verify = useVerifyEmail();
+  return (
+    <>
+      <p id="verified">{String(user?.email_verified)}</p>
+      <p id="data">{verify.data?.email ?? ''}</p>
+      <button id="go" onClick={() => verify.run(token)}>
+        Verify
+      </button>
+    </>
+  );
+}
+
+describe('useFragmentToken in StrictMode', () => {
+  it('keeps the token through the development double render', async () => {
+    const c = client(new FakeGatehouse());
+    history.replaceState(null, '', '/verify-email#token=strict-token');
+    const el = await render(
+      c,
+      <StrictMode>
+        <Reset password="unused" />
+      </StrictMode>,
+    );
+    expect(text(el, 'token')).toBe('strict-token');
+    expect(location.hash).toBe('');
+  });
+});
+
+describe('useVerifyEmail', () => {
+  it('returns the user and the session shows it verified', async () => {
+    const server = new FakeGatehouse();
+    const c = client(server);
+    await c.login('ada@example.com', PASSWORD);
+    await c.sendVerificationEmail();
+    const el = await render(c, <Verify token={server.mails.at(-1)!.token} />);
+    expect(text(el, 'verified')).toBe('false');
+    await click(el, 'go');
+    await act(async () => undefined);
+    expect(text(el, 'data')).toBe('ada@example.com');
+    expect(text(el, 'verified')).toBe('true');
+  });
+});
