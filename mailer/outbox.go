@@ -120,7 +120,9 @@ func (o *Outbox) Deliver(ctx context.Context) (int, error) {
 }
 
 func (o *Outbox) attempt(ctx context.Context, m *gatehouse.Mail) {
-	sendCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	// Half the lease at most: the mail must be recorded before another
+	// sender may take it over.
+	sendCtx, cancel := context.WithTimeout(ctx, min(time.Minute, o.Lease/2))
 	err := o.send(sendCtx, m)
 	cancel()
 	now := o.Now()

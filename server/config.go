@@ -57,6 +57,10 @@ type Config struct {
 	// is retried before it is given up (and kept, with the reason).
 	MailRetry  time.Duration
 	MailGiveUp time.Duration
+	// MailLease is how long an instance holds a mail it is sending; after
+	// a crash, another instance (or the restarted one) takes the mail over
+	// when the lease runs out. A delivery gets half of it at most.
+	MailLease time.Duration
 	// TrustedProxies are the reverse proxies in front of Gatehouse: from
 	// them, and only them, X-Forwarded-For names the client.
 	TrustedProxies []netip.Prefix
@@ -91,6 +95,7 @@ func DefaultConfig() Config {
 		KeyReload:      2 * time.Second,
 		MailRetry:      10 * time.Second,
 		MailGiveUp:     48 * time.Hour,
+		MailLease:      2 * time.Minute,
 		RevocationPoll: 250 * time.Millisecond,
 	}
 }
@@ -163,6 +168,9 @@ func (c Config) Validate() error {
 	}
 	if c.MailRetry <= 0 {
 		return configErr("MailRetry", "must be positive")
+	}
+	if c.MailLease < 2*time.Second {
+		return configErr("MailLease", "must be at least 2s")
 	}
 	if c.MailGiveUp <= 0 {
 		return configErr("MailGiveUp", "must be positive")

@@ -174,6 +174,7 @@ func assemble(ctx context.Context, cfg Config, db DB, store gatehouse.Store, onR
 			Store: store, Sender: sender, Log: cfg.Logger,
 			Backoff:     mailer.ExponentialBackoff(cfg.MailRetry, time.Hour),
 			GiveUpAfter: cfg.MailGiveUp,
+			Lease:       cfg.MailLease,
 		}
 	}
 	svcCfg := gatehouse.DefaultConfig()

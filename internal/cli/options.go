@@ -40,6 +40,7 @@ var flagOf = map[string]string{
 	"MailTemplates":  "mail-templates",
 	"MailRetry":      "mail-retry",
 	"MailGiveUp":     "mail-give-up",
+	"MailLease":      "mail-lease",
 }
 
 // commandError prefixes err with the command, and a configuration error

@@ -42,6 +42,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	c.fs.BoolVar(&cfg.RequireVerifiedEmail, "require-verified-email", false, "refuse login (403 email_not_verified) until the email is verified")
 	c.fs.StringVar(&cfg.MailTemplates, "mail-templates", "", "directory of mail templates that replace the embedded ones of the same name")
 	c.fs.Var(positiveDuration{&cfg.MailRetry}, "mail-retry", "wait after a mail's first failed delivery; it doubles after each further failure, up to 1h")
+	c.fs.Var(positiveDuration{&cfg.MailLease}, "mail-lease", "how long an instance holds a mail it is sending before another (or itself, restarted after a crash) may take it over; at least 2s")
 	c.fs.Var(positiveDuration{&cfg.MailGiveUp}, "mail-give-up", "how long a mail is retried before it is given up (and kept with the reason)")
 	c.fs.Var(uint32Value{&cfg.PasswordParams.Memory}, "argon2-memory", "argon2id memory in KiB (OWASP minimum 19456; lower only in tests)")
 	c.fs.Var(uint32Value{&cfg.PasswordParams.Time}, "argon2-time", "argon2id passes (OWASP: 2 with 19 MiB)")
