@@ -101,6 +101,11 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 		return nil, err
 	}
 	user, err := s.verifyPassword(ctx, email, canonical, emailErr == nil, password)
+	if errors.Is(err, ErrInvalidCredentials) {
+		if ferr := gate.failed(ctx, s.store, s.now()); ferr != nil {
+			return nil, ferr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +193,7 @@ func (s *Service) ChangePassword(ctx context.Context, c *AccessClaims, current, 
 		return err
 	}
 	if !match {
-		return ErrInvalidCredentials
+		return errors.Join(ErrInvalidCredentials, gate.failed(ctx, s.store, s.now()))
 	}
 	if err := gate.succeeded(ctx, s.store); err != nil {
 		return err

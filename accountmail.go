@@ -241,7 +241,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 	}
 	s.revokedSessions(ReasonPasswordReset, ids)
 	s.guard.users.invalidate(u.ID)
-	for _, k := range []string{limitKey("login-account", u.Email), limitKey("login-delay", u.Email)} {
+	for _, k := range []string{limitKey("login-account", u.Email), limitKey("login-failures", u.Email), limitKey("login-delay", u.Email)} {
 		if err := s.store.ClearAttempts(ctx, k); err != nil {
 			return err
 		}
@@ -287,7 +287,7 @@ func (s *Service) ChangeEmail(ctx context.Context, c *AccessClaims, newEmail, cu
 		return err
 	}
 	if !match {
-		return ErrInvalidCredentials
+		return errors.Join(ErrInvalidCredentials, gate.failed(ctx, s.store, s.now()))
 	}
 	if err := gate.succeeded(ctx, s.store); err != nil {
 		return err

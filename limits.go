@@ -94,27 +94,30 @@ func AddressKey(ip string) string {
 	return p.String()
 }
 
-// loginGate holds the counters reserved for one login attempt.
+// loginGate holds the counters of one login attempt: those reserved for
+// it (pair, account) and the account's recorded failures, which set the
+// delay. Failures are counted apart from reservations so that logins in
+// flight with the right password do not look like failures.
 type loginGate struct {
-	pair, account, delay string
+	pair, account, failures, delay string
+	window                         time.Duration
 }
 
 // reserveLogin reserves the attempt on every counter before the password
 // is checked, and returns a *RateLimitError when any of them is over.
 func (s *Service) reserveLogin(ctx context.Context, canonicalEmail, ip string) (*loginGate, error) {
 	g := &loginGate{
-		pair:    pairKey(canonicalEmail, ip),
-		account: limitKey("login-account", canonicalEmail),
-		delay:   limitKey("login-delay", canonicalEmail),
+		pair:     pairKey(canonicalEmail, ip),
+		account:  limitKey("login-account", canonicalEmail),
+		failures: limitKey("login-failures", canonicalEmail),
+		delay:    limitKey("login-delay", canonicalEmail),
+		window:   s.cfg.AccountLimit.Window,
 	}
 	now := s.now()
 	if l := s.cfg.AccountLimit; l.N > 0 {
-		failures, resetAt, err := s.store.Attempts(ctx, g.account, now)
+		failures, _, err := s.store.Attempts(ctx, g.failures, now)
 		if err != nil {
 			return nil, err
-		}
-		if failures >= l.N {
-			return nil, &RateLimitError{RetryAfter: retryAfter(resetAt, now)}
 		}
 		if failures >= accountDelayAfter {
 			// One attempt per delay: the first to open the delay window
@@ -149,9 +152,18 @@ func (s *Service) reserveLogin(ctx context.Context, canonicalEmail, ip string) (
 	return g, nil
 }
 
+// failed records a wrong password: the account's delay grows with these.
+func (g *loginGate) failed(ctx context.Context, st Store, now time.Time) error {
+	if g.window <= 0 {
+		return nil
+	}
+	_, _, err := st.AddAttempt(ctx, g.failures, now, g.window)
+	return err
+}
+
 // succeeded clears the counters of an account whose password was right.
 func (g *loginGate) succeeded(ctx context.Context, st Store) error {
-	for _, k := range []string{g.pair, g.account, g.delay} {
+	for _, k := range []string{g.pair, g.account, g.failures, g.delay} {
 		if err := st.ClearAttempts(ctx, k); err != nil {
 			return err
 		}

@@ -171,3 +171,23 @@ func TestHugeEmailStoresNothing(t *testing.T) {
 		t.Fatalf("the database grew from %d to %d bytes", before, after)
 	}
 }
+
+// Logins in flight with the right password are not failures: many devices
+// logging in to one account at once, from their own addresses, all get in.
+func TestConcurrentRightLoginsAreNotFailures(t *testing.T) {
+	svc, _, _, _ := limitedService(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 30)
+	for i := range 30 {
+		wg.Go(func() {
+			_, errs[i] = svc.Login(ctx, "victim@example.com", pw, gatehouse.ClientInfo{IP: fmt.Sprintf("198.51.100.%d", i+1)})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+}
