@@ -84,8 +84,11 @@ func TestGroupCommitOneBatch(t *testing.T) {
 				// The hold, then the n writes in one batch.
 				batches, writes = batches+2, writes+1+int64(n)
 			})
-			if b, w := s.group.batches.Load(), s.group.writes.Load(); b != batches || w != writes {
-				t.Errorf("committer ran %d batches of %d writes, want %d of %d: the writes were not batched",
+			// One straggler batch is allowed: on a loaded machine a write
+			// of the scenario may reach the queue after the release.
+			// Unbatched, the n writes would take n batches.
+			if b, w := s.group.batches.Load(), s.group.writes.Load(); b > batches+1 || w < writes {
+				t.Errorf("committer ran %d batches of %d writes, want %d (+1) of %d: the writes were not batched",
 					b, w, batches, writes)
 			}
 			if r := s.group.reruns.Load(); r != tc.wantReruns {
