@@ -40,6 +40,8 @@ var flagOf = map[string]string{
 	"MailTemplates":  "mail-templates",
 	"MailRetry":      "mail-retry",
 	"MailGiveUp":     "mail-give-up",
+	"TLSCert":        "tls-cert",
+	"TLSKey":         "tls-key",
 }
 
 // commandError prefixes err with the command, and a configuration error
