@@ -64,6 +64,11 @@ type Config struct {
 	// TrustedProxies are the reverse proxies in front of Gatehouse: from
 	// them, and only them, X-Forwarded-For names the client.
 	TrustedProxies []netip.Prefix
+	// TLSCert and TLSKey are the PEM certificate chain and private key
+	// files whoever serves the handler (the gatehouse CLI) speaks HTTPS
+	// with; both or neither. With them the issuer must be https://.
+	TLSCert string
+	TLSKey  string
 	// PrivateMetrics keeps /metrics off the public handler; serve
 	// [Server.MetricsHandler] on a listener of its own.
 	PrivateMetrics bool
@@ -125,6 +130,17 @@ func (c Config) Validate() error {
 	u, err := url.Parse(c.Issuer)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return configErr("Issuer", "%q: must be an http(s) URL without query or fragment", c.Issuer)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		if c.TLSCert == "" {
+			return configErr("TLSCert", "is required with the TLS key: give both files or neither")
+		}
+		return configErr("TLSKey", "is required with the TLS certificate: give both files or neither")
+	}
+	if c.TLSCert != "" && u.Scheme != "https" {
+		// Tokens would name an origin the server does not answer on, and
+		// clients would fetch the JWKS over a scheme it does not speak.
+		return configErr("Issuer", "%q: TLS is on, so the issuer must be https://", c.Issuer)
 	}
 	if c.Audience == "" {
 		return configErr("Audience", "is required")

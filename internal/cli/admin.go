@@ -7,10 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/server"
+	"github.com/gatehouse/gatehouse/sqlite"
 )
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -137,4 +139,56 @@ func sessionsRevoke(ctx context.Context, args []string, getenv func(string) stri
 func openCore(ctx context.Context, cfg server.Config) (*server.Core, error) {
 	cfg.Issuer = "http://localhost" // names no token this verb mints
 	return server.Open(ctx, cfg)
+}
+
+func backup(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	c := newCommand("backup", "Write a consistent copy of an SQLite database, while servers keep using it.", "")
+	db := c.fs.String("db", server.DefaultConfig().DB, "database: sqlite:PATH (for PostgreSQL, use pg_dump)")
+	var keySecret secretValue
+	c.fs.Var(&keySecret, "key-secret", "set when the servers run with --key-secret: then that secret, not DB-PATH.key, must be kept with the copy")
+	to := c.fs.String("to", "", "the new file to write the copy to; an existing file is refused (required)")
+	if err := c.parse(args, getenv, stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *to == "" {
+		return errors.New("gatehouse backup: --to is required")
+	}
+	parsed, err := server.ParseDB(*db)
+	if err != nil {
+		return commandError("backup", err)
+	}
+	if parsed.Postgres() {
+		return errors.New("gatehouse backup: --db is PostgreSQL: back it up with pg_dump (see docs/deployment.md) and keep the --key-secret with the dump")
+	}
+	if _, err := os.Stat(parsed.Path); err != nil {
+		return fmt.Errorf("gatehouse backup: --db %s: no database file there", parsed)
+	}
+	if _, err := os.Lstat(*to); err == nil {
+		return fmt.Errorf("gatehouse backup: --to %s: the file exists; name a new one", *to)
+	}
+	st, err := sqlite.Open(ctx, parsed.Path, sqlite.Options{})
+	if err != nil {
+		return commandError("backup", err)
+	}
+	defer st.Close()
+	if err := st.Backup(ctx, *to); err != nil {
+		return commandError("backup", err)
+	}
+	fmt.Fprintf(stdout, "backed up %s to %s\n", parsed, *to)
+	// The signing keys in the copy are sealed with the key secret, which
+	// is deliberately not in the database (CONTRACT §3): without it, a
+	// restored copy can verify no token and sign none.
+	if keySecret != "" {
+		fmt.Fprintln(stdout, "keep the --key-secret the servers run with together with the copy: its signing keys are sealed with it")
+		return nil
+	}
+	keyFile := parsed.Path + ".key"
+	fmt.Fprintf(stdout, "keep %s together with the copy: its signing keys are sealed with the secret in that file; to restore, put the copy at the database path and that file beside it as DB-PATH.key\n", keyFile)
+	if _, err := os.Stat(keyFile); err != nil {
+		fmt.Fprintf(stdout, "warning: %s does not exist: if the servers run with --key-secret, keep that secret instead\n", keyFile)
+	}
+	return nil
 }

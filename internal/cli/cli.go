@@ -37,6 +37,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return migrate(ctx, args, getenv, stdout)
 	case "user create":
 		return userCreate(ctx, args, getenv, stdin, stdout, stderr)
+	case "backup":
+		return backup(ctx, args, getenv, stdout)
 	case "keys rotate":
 		return keysRotate(ctx, args, getenv, stdout)
 	case "sessions revoke":
@@ -67,6 +69,7 @@ Commands:
   serve             run the server (what a bare "gatehouse" does)
   migrate           apply the database schema migrations
   user create       create a user: --email E --password-stdin
+  backup            copy a running SQLite database: --to FILE
   keys rotate       start signing with a new key at once
   sessions revoke   end every session of a user: --email E
   version           print the version

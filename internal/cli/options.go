@@ -41,6 +41,8 @@ var flagOf = map[string]string{
 	"MailRetry":      "mail-retry",
 	"MailGiveUp":     "mail-give-up",
 	"MailLease":      "mail-lease",
+	"TLSCert":        "tls-cert",
+	"TLSKey":         "tls-key",
 }
 
 // commandError prefixes err with the command, and a configuration error

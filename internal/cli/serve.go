@@ -21,7 +21,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	o.register(c, true)
 	cfg := &o.cfg
 	addr := c.fs.String("addr", "127.0.0.1:8080", "listen address")
-	c.fs.StringVar(&cfg.Issuer, "issuer", "", "iss of every token and base of the metadata URLs (default http:// + the listen address)")
+	c.fs.StringVar(&cfg.Issuer, "issuer", "", "iss of every token and base of the metadata URLs (default http:// + the listen address; https:// with --tls-cert)")
 	c.fs.StringVar(&cfg.Audience, "audience", cfg.Audience, "aud of every access token")
 	c.fs.Var(positiveDuration{&cfg.AccessTTL}, "access-ttl", "access token lifetime")
 	c.fs.Var(positiveDuration{&cfg.RefreshTTL}, "refresh-ttl", "idle lifetime of a refresh token; each rotation starts it again")
@@ -29,6 +29,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	c.fs.Var(nonNegativeDuration{&cfg.ReuseGrace}, "reuse-grace", "how long a rotated refresh token may be presented again and get the session's current one; 0 turns the grace off")
 	c.fs.Var(originsValue{&cfg.CORSOrigins}, "cors-origins", "comma-separated exact origins allowed to call the API with credentials")
 	c.fs.Var(prefixesValue{&cfg.TrustedProxies}, "trusted-proxies", "comma-separated CIDR blocks of the reverse proxies in front; from them only, X-Forwarded-For names the client")
+	c.fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate chain: serve HTTPS (HTTP/2 on) with it; reloaded when the file changes or on SIGHUP")
+	c.fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	metricsAddr := c.fs.String("metrics-addr", "", "serve /metrics on this address only (e.g. 127.0.0.1:9090), not on the public listener")
 	c.fs.Var(limitValue{&cfg.LoginLimit}, "login-limit", "failed logins allowed per account and client address in a window (N/DURATION), then 429; 0 turns it off")
 	c.fs.Var(limitValue{&cfg.AccountLimit}, "account-limit", "failed logins allowed per account from any address in a window (N/DURATION); past 10 each attempt waits a delay that doubles, up to 15m; 0 turns it off")
@@ -57,11 +59,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return commandError("serve", err)
 	}
+	scheme := "http://"
+	if run.TLSCert != "" {
+		scheme = "https://"
+	}
 	if run.Issuer == "" {
-		run.Issuer = "http://localhost" // replaced by the bound address below
+		run.Issuer = scheme + "localhost" // replaced by the bound address below
 	}
 	if err := run.Validate(); err != nil {
 		return commandError("serve", err)
+	}
+
+	var certs *certReloader
+	if run.TLSCert != "" {
+		if certs, err = newCertReloader(run.TLSCert, run.TLSKey, run.Logger); err != nil {
+			return commandError("serve", err)
+		}
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -70,7 +83,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer ln.Close()
 	if !c.set("issuer") {
-		run.Issuer = "http://" + ln.Addr().String()
+		run.Issuer = scheme + ln.Addr().String()
 	}
 	var metricsLn net.Listener
 	if *metricsAddr != "" {
@@ -104,14 +117,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go gh.Run(runCtx)
 
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- srv.Serve(ln) }()
+	if certs != nil {
+		srv.TLSConfig = certs.tlsConfig()
+		certs.reloadOnHUP(runCtx)
+		go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { serveErr <- srv.Serve(ln) }()
+	}
 	if metricsLn != nil {
 		metricsSrv := &http.Server{Handler: gh.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() { serveErr <- metricsSrv.Serve(metricsLn) }()
 		defer metricsSrv.Close()
 	}
 	db, _ := server.ParseDB(run.DB)
-	fmt.Fprintf(stdout, "gatehouse %s listening on http://%s (issuer %s, database %s)\n", version(), ln.Addr(), run.Issuer, db)
+	fmt.Fprintf(stdout, "gatehouse %s listening on %s%s (issuer %s, database %s)\n", version(), scheme, ln.Addr(), run.Issuer, db)
 	run.Logger.Info("listening", "addr", ln.Addr().String(), "issuer", run.Issuer, "db", db.String())
 	if metricsLn != nil {
 		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metricsLn.Addr())
