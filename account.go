@@ -10,8 +10,11 @@ import (
 
 // Register creates an account. It counts against the register limit of the
 // client address and returns a *ValidationError, ErrEmailTaken,
-// *RateLimitError or ErrServerBusy.
+// *RateLimitError, ErrServerBusy, or ErrSignupDisabled when sign-up is off.
 func (s *Service) Register(ctx context.Context, email, password, name string, client ClientInfo) (*User, error) {
+	if !s.cfg.Signup {
+		return nil, ErrSignupDisabled
+	}
 	if l := s.cfg.RegisterLimit; l.N > 0 {
 		count, resetAt, err := s.store.AddAttempt(ctx, limitKey("register", AddressKey(client.IP)), s.now(), l.Window)
 		if err != nil {

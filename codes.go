@@ -11,6 +11,9 @@ var (
 	ErrEmailTokenExpired = errors.New("the link expired: ask for a new one")
 	ErrAlreadyVerified   = errors.New("the email address is already verified")
 	ErrEmailNotVerified  = errors.New("the email address is not verified yet")
+	// ErrSignupDisabled: the operator turned public sign-up off; accounts
+	// come from an administrator (the CLI's "user create").
+	ErrSignupDisabled = errors.New("sign-up is turned off: ask an administrator for an account")
 )
 
 // Errors of the HTTP edge. They live here, beside the domain sentinels,
@@ -57,6 +60,7 @@ var errorCodes = []ErrorCode{
 	{ErrEmailTokenExpired, "email_token_expired", http.StatusBadRequest},
 	{ErrAlreadyVerified, "already_verified", http.StatusConflict},
 	{ErrEmailNotVerified, "email_not_verified", http.StatusForbidden},
+	{ErrSignupDisabled, "signup_disabled", http.StatusForbidden},
 	{ErrInvalidRequest, "invalid_request", http.StatusBadRequest},
 	{ErrPayloadTooLarge, "payload_too_large", http.StatusRequestEntityTooLarge},
 	{ErrUnsupportedMediaType, "unsupported_media_type", http.StatusUnsupportedMediaType},

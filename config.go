@@ -39,6 +39,10 @@ type Policy struct {
 	// RequireVerifiedEmail refuses login (403 email_not_verified) until
 	// the user followed the verification link.
 	RequireVerifiedEmail bool
+	// Signup lets anyone register; false leaves account creation to
+	// administrators ([Service.CreateUser]) and Register answers
+	// ErrSignupDisabled.
+	Signup bool
 }
 
 // DefaultPolicy returns the defaults: short-lived access tokens (RFC 9700
@@ -58,6 +62,7 @@ func DefaultPolicy() Policy {
 		VerifyTTL: 24 * time.Hour,
 		ResetTTL:  time.Hour,
 		MailLimit: Limit{N: 5, Window: time.Hour},
+		Signup:    true,
 	}
 }
 

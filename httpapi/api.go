@@ -39,6 +39,10 @@ type Config struct {
 	// App serves everything outside the API (the demo single-page app);
 	// nil serves the app embedded in the binary (package web).
 	App http.Handler
+	// NoDemo leaves out the demo: no app, no /api/posts. / answers a
+	// short status page and every other path outside the API a 404
+	// problem. (Negative so that the zero Config keeps today's behaviour.)
+	NoDemo bool
 }
 
 type api struct {
@@ -82,12 +86,15 @@ func NewHandler(cfg Config) http.Handler {
 	if app == nil {
 		app = defaultApp()
 	}
+	if cfg.NoDemo {
+		app = statusApp(a)
+	}
 	mux := http.NewServeMux()
-	a.routes(mux, app)
+	a.routes(mux, app, !cfg.NoDemo)
 	return a.observe(securityHeaders(!strings.HasPrefix(a.issuer, "http://"), a.cors(mux)))
 }
 
-func (a *api) routes(mux *http.ServeMux, app http.Handler) {
+func (a *api) routes(mux *http.ServeMux, app http.Handler, demo bool) {
 	route := func(method, path string, h http.Handler) {
 		mux.Handle(method+" "+path, h)
 		// Other methods on a known path get a 405 problem rather than the
@@ -111,10 +118,12 @@ func (a *api) routes(mux *http.ServeMux, app http.Handler) {
 	route("POST", "/api/auth/token", http.HandlerFunc(a.handleToken))
 	route("POST", "/api/auth/revoke", http.HandlerFunc(a.handleRevoke))
 	route("GET", "/api/users/me", a.authenticated(a.handleMe))
-	mux.Handle("GET /api/posts", a.authenticated(a.handleListPosts))
-	mux.Handle("POST /api/posts", a.authenticated(a.handleCreatePost))
-	mux.Handle("/api/posts", methodNotAllowed(a, "GET, POST"))
-	route("DELETE", "/api/posts/{id}", a.authenticated(a.handleDeletePost))
+	if demo {
+		mux.Handle("GET /api/posts", a.authenticated(a.handleListPosts))
+		mux.Handle("POST /api/posts", a.authenticated(a.handleCreatePost))
+		mux.Handle("/api/posts", methodNotAllowed(a, "GET, POST"))
+		route("DELETE", "/api/posts/{id}", a.authenticated(a.handleDeletePost))
+	}
 	route("GET", "/.well-known/jwks.json", http.HandlerFunc(a.handleJWKS))
 	route("GET", "/.well-known/oauth-authorization-server", http.HandlerFunc(a.handleMetadata))
 	route("GET", "/healthz", http.HandlerFunc(a.handleHealthz))
@@ -122,12 +131,14 @@ func (a *api) routes(mux *http.ServeMux, app http.Handler) {
 	if a.metrics != nil && !a.privateMetrics {
 		route("GET", "/metrics", a.metrics.Handler())
 	}
-	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, Problem{Type: "urn:gatehouse:problem:not_found", Title: "Not Found", Status: 404, Code: "not_found", Detail: "no such endpoint"})
-	})
+	notFound := http.HandlerFunc(notFoundProblem)
 	mux.Handle("/api/", notFound)
 	mux.Handle("/.well-known/", notFound)
 	mux.Handle("/", app)
+}
+
+func notFoundProblem(w http.ResponseWriter, r *http.Request) {
+	writeProblem(w, Problem{Type: "urn:gatehouse:problem:not_found", Title: "Not Found", Status: 404, Code: "not_found", Detail: "no such endpoint"})
 }
 
 func methodNotAllowed(a *api, allow string) http.Handler {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/web"
 )
 
@@ -37,6 +38,42 @@ and rebuild the server:</p>
 </body>
 </html>
 `
+
+// statusPage is / when the demo is off (--demo=false): static markup, no
+// script, no style, so that the API's Content-Security-Policy, which
+// allows nothing (securityHeaders), fits it as well.
+const statusPage = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Gatehouse</title></head>
+<body>
+<h1>Gatehouse</h1>
+<p>The authentication server is running. The API lives under <code>/api/</code>;
+see <a href="/.well-known/oauth-authorization-server">its metadata</a>.</p>
+</body>
+</html>
+`
+
+// statusApp stands in for the app when the demo is off: the status page
+// at /, a 404 problem everywhere else, so that no client-side route of
+// the demo (/login, /dashboard, …) appears to exist.
+func statusApp(a *api) http.Handler {
+	started := time.Now()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			notFoundProblem(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			a.writeError(w, r, gatehouse.ErrMethodNotAllowed)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-cache")
+		http.ServeContent(w, r, "index.html", started, strings.NewReader(statusPage))
+	})
+}
 
 // defaultApp is the app embedded in the binary (package web).
 func defaultApp() http.Handler { return App(web.Dist()) }

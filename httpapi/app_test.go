@@ -97,3 +97,47 @@ func TestAppCSPForbidsInlineCode(t *testing.T) {
 		}
 	}
 }
+
+// With the demo off, only the API is served: / is a status page without
+// any script, /api/posts and the app's routes are 404 problems. The same
+// handler with the demo on serves them, so the test fails if NoDemo is
+// ignored.
+func TestDemoOff(t *testing.T) {
+	app := App(fstest.MapFS{"index.html": {Data: []byte(`<!doctype html><script src="/assets/a.js"></script>`)}})
+	svc := &fakeService{}
+	on := NewHandler(Config{Service: svc, Issuer: testIssuer, App: app})
+	off := NewHandler(Config{Service: svc, Issuer: testIssuer, App: app, NoDemo: true})
+
+	a := do(t, off, httptest.NewRequest("GET", testIssuer+"/", nil))
+	if a.status != 200 || !strings.HasPrefix(a.header.Get("Content-Type"), "text/html") || !strings.Contains(a.body, "Gatehouse") {
+		t.Fatalf("/ with the demo off: %d %q %s", a.status, a.header.Get("Content-Type"), a.body)
+	}
+	if strings.Contains(strings.ToLower(a.body), "<script") || !strings.Contains(a.header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Fatalf("the status page may run scripts: CSP %q, body %s", a.header.Get("Content-Security-Policy"), a.body)
+	}
+	if a := do(t, off, httptest.NewRequest("HEAD", testIssuer+"/", nil)); a.status != 200 {
+		t.Fatalf("HEAD /: %d", a.status)
+	}
+	if a := do(t, off, httptest.NewRequest("POST", testIssuer+"/", nil)); a.status != 405 || a.problem.Code != "method_not_allowed" {
+		t.Fatalf("POST /: %d %s", a.status, a.body)
+	}
+	for _, p := range []string{"/login", "/dashboard", "/assets/a.js", "/api/posts", "/api/posts/123"} {
+		for _, m := range []string{"GET", "POST", "DELETE"} {
+			a := do(t, off, httptest.NewRequest(m, testIssuer+p, nil))
+			if a.status != 404 || a.problem.Code != "not_found" {
+				t.Fatalf("%s %s with the demo off: %d %s", m, p, a.status, a.body)
+			}
+		}
+	}
+	if a := do(t, off, jsonRequest("POST", "/api/auth/login", `{"email":"a@example.com","password":"pw"}`)); a.status == 404 {
+		t.Fatalf("the API went with the demo: %d %s", a.status, a.body)
+	}
+
+	// The demo on: the same paths are the app's and the posts API's.
+	if a := do(t, on, httptest.NewRequest("GET", testIssuer+"/login", nil)); a.status != 200 || !strings.Contains(a.body, "<script") {
+		t.Fatalf("/login with the demo on: %d %s", a.status, a.body)
+	}
+	if a := do(t, on, httptest.NewRequest("GET", testIssuer+"/api/posts", nil)); a.status != 401 {
+		t.Fatalf("/api/posts with the demo on: %d %s", a.status, a.body)
+	}
+}

@@ -88,6 +88,10 @@ type Config struct {
 	Logger *slog.Logger // nil: discard
 	// App serves the demo single-page app; nil serves a placeholder.
 	App http.Handler
+	// Demo serves the demo app and its /api/posts; false leaves both out
+	// and / answers a short status page (production, where the API is
+	// all that is wanted).
+	Demo bool
 }
 
 // DefaultConfig returns the defaults of every field but Issuer.
@@ -102,6 +106,7 @@ func DefaultConfig() Config {
 		MailGiveUp:     48 * time.Hour,
 		MailLease:      2 * time.Minute,
 		RevocationPoll: 250 * time.Millisecond,
+		Demo:           true,
 	}
 }
 

@@ -91,6 +91,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		PrivateMetrics: cfg.PrivateMetrics,
 		Logger:         core.log,
 		App:            cfg.App,
+		NoDemo:         !cfg.Demo,
 	})
 	return s, nil
 }

@@ -15,6 +15,12 @@ import (
 // Version is set at build time with -ldflags "-X github.com/gatehouse/gatehouse/internal/cli.Version=v1.2.3".
 var Version = ""
 
+// Commit is the source revision, set at build time like Version
+// (-X github.com/gatehouse/gatehouse/internal/cli.Commit=0123abc) by make
+// release. Empty: the revision the go command stamps when it builds in a
+// git checkout, if any.
+var Commit = ""
+
 // Run runs the gatehouse command with args (args[0] is the program name).
 // getenv reads the environment; stdin, stdout and stderr are the standard
 // streams. It returns when the command is done or, for serve, when ctx ends
@@ -51,7 +57,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			}
 			return err
 		}
-		fmt.Fprintln(stdout, "gatehouse", version())
+		fmt.Fprintf(stdout, "gatehouse %s (commit %s)\n", version(), commit())
 		return nil
 	case "help", "-h", "--help":
 		printUsage(stdout)
@@ -86,4 +92,30 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "devel"
+}
+
+func commit() string {
+	if Commit != "" {
+		return Commit
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if rev != "" && dirty {
+			// Built from a checkout with uncommitted changes: the
+			// revision alone would claim more than it knows.
+			return rev + "+modified"
+		}
+		if rev != "" {
+			return rev
+		}
+	}
+	return "unknown"
 }

@@ -41,6 +41,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	c.fs.Var(positiveDuration{&cfg.VerifyTTL}, "verify-ttl", "lifetime of an email-verification or email-change link")
 	c.fs.Var(positiveDuration{&cfg.ResetTTL}, "reset-ttl", "lifetime of a password-reset link")
 	c.fs.Var(limitValue{&cfg.MailLimit}, "mail-limit", "mails of one purpose to one address in a window (N/DURATION); past it requests answer as usual but send nothing; 0 turns it off")
+	c.fs.BoolVar(&cfg.Signup, "signup", true, "let anyone register; false: only administrators create users (gatehouse user create) and register answers 403 signup_disabled")
+	c.fs.BoolVar(&cfg.Demo, "demo", true, "serve the demo app and /api/posts; false: / answers a status page and other paths outside the API 404")
 	c.fs.BoolVar(&cfg.RequireVerifiedEmail, "require-verified-email", false, "refuse login (403 email_not_verified) until the email is verified")
 	c.fs.StringVar(&cfg.MailTemplates, "mail-templates", "", "directory of mail templates that replace the embedded ones of the same name")
 	c.fs.Var(positiveDuration{&cfg.MailRetry}, "mail-retry", "wait after a mail's first failed delivery; it doubles after each further failure, up to 1h")

@@ -46,7 +46,8 @@ export type ServerErrorCode =
   | 'email_token_invalid'
   | 'email_token_expired'
   | 'already_verified'
-  | 'email_not_verified';
+  | 'email_not_verified'
+  | 'signup_disabled';
 
 /**
  * ClientErrorCode is a `code` the client makes up itself: no answer
