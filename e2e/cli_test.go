@@ -28,7 +28,7 @@ func runCLI(t testing.TB, env map[string]string, stdin string, args ...string) (
 }
 
 func TestCLIHelp(t *testing.T) {
-	for _, verb := range [][]string{{"serve"}, {"migrate"}, {"user", "create"}, {"keys", "rotate"}, {"sessions", "revoke"}} {
+	for _, verb := range [][]string{{"serve"}, {"migrate"}, {"user", "create"}, {"keys", "rotate"}, {"sessions", "revoke"}, {"backup"}} {
 		t.Run(strings.Join(verb, " "), func(t *testing.T) {
 			out, err := runCLI(t, nil, "", append(verb, "--help")...)
 			if err != nil {
