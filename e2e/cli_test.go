@@ -137,6 +137,8 @@ func TestCLIMigrateAndUserCreate(t *testing.T) {
 	env := map[string]string{"GATEHOUSE_DB": db}
 	if out, err := runCLI(t, env, "password\n", "user", "create", "--email", "weak@example.com", "--password-stdin"); err == nil {
 		t.Fatalf("a common password was accepted: %q", out)
+	} else if msg := err.Error(); !strings.HasPrefix(msg, "gatehouse user create: password: ") || strings.Contains(msg, "invalid input") {
+		t.Fatalf("a refused password is said as %q, want the field and why", msg)
 	}
 	out, err = runCLI(t, env, testPassword+"\n", "user", "create", "--email", "Admin@Example.com", "--name", "Admin", "--password-stdin")
 	if err != nil || !strings.Contains(out, "admin@example.com") {
@@ -144,6 +146,11 @@ func TestCLIMigrateAndUserCreate(t *testing.T) {
 	}
 	if strings.Contains(out, testPassword) {
 		t.Fatal("the password was echoed")
+	}
+	// Errors speak to the operator, not in the layers they crossed.
+	_, err = runCLI(t, env, testPassword+"\n", "user", "create", "--email", "ADMIN@example.com", "--password-stdin")
+	if err == nil || err.Error() != "gatehouse user create: email already in use" {
+		t.Fatalf("a taken email: %v", err)
 	}
 	g := startGatehouseOn(t, dir, db)
 	newClient(t, g).login("admin@example.com", testPassword)

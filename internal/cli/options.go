@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/server"
@@ -47,6 +48,9 @@ var flagOf = map[string]string{
 
 // commandError prefixes err with the command, and a configuration error
 // with the flag of its field.
+//
+// Errors of the domain are said as a user would: "email already in use",
+// not the layers they passed through (the chain stays for errors.Is).
 func commandError(verb string, err error) error {
 	var ce *gatehouse.ConfigError
 	if errors.As(err, &ce) {
@@ -54,8 +58,37 @@ func commandError(verb string, err error) error {
 			return fmt.Errorf("gatehouse %s: --%s: %w", verb, f, ce.Err)
 		}
 	}
+	var ve *gatehouse.ValidationError
+	if errors.As(err, &ve) {
+		return &userError{msg: fmt.Sprintf("gatehouse %s: %s", verb, strings.TrimPrefix(ve.Error(), "invalid input: ")), err: err}
+	}
+	for _, m := range userMessages {
+		if errors.Is(err, m.err) {
+			return &userError{msg: fmt.Sprintf("gatehouse %s: %s", verb, m.msg), err: err}
+		}
+	}
 	return fmt.Errorf("gatehouse %s: %w", verb, err)
 }
+
+// userMessages are what the CLI says for the errors an operator causes.
+var userMessages = []struct {
+	err error
+	msg string
+}{
+	{gatehouse.ErrEmailTaken, "email already in use"},
+	{gatehouse.ErrNotFound, "no such user"},
+	{gatehouse.ErrUnavailable, "the database cannot be reached"},
+	{gatehouse.ErrServerBusy, "password hashing is busy; try again"},
+}
+
+// userError is an error said plainly, keeping its cause for errors.Is.
+type userError struct {
+	msg string
+	err error
+}
+
+func (e *userError) Error() string { return e.msg }
+func (e *userError) Unwrap() error { return e.err }
 
 // options are the flags shared by the verbs that open the database; they
 // write into a server.Config that starts from server.DefaultConfig.
