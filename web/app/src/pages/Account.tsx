@@ -109,9 +109,9 @@ export function AccountPage() {
 }
 
 /**
- * ChangePasswordForm sets a new password given the current one (ASVS
- * V2.1.x: a session alone must not change it). The server ends the user's
- * other sessions and keeps this one.
+ * ChangePasswordForm sets a new password given the current one (OWASP ASVS
+ * 4.0.3 V2.1.6: a session alone must not change it). The server ends the
+ * user's other sessions and keeps this one.
  */
 function ChangePasswordForm() {
   const change = useChangePassword();
