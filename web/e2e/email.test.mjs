@@ -213,11 +213,11 @@ describe('accounts by email in the browser', () => {
     await page.getByRole('heading', { name: 'Account', level: 1 }).waitFor();
     // A wrong password is refused, visibly.
     await page.getByLabel('New email').fill(next);
-    await page.getByLabel('Current password').fill('not my password');
+    await page.getByRole('form', { name: 'Change email' }).getByLabel('Current password').fill('not my password');
     await page.getByRole('button', { name: 'Change email' }).click();
     await page.getByRole('alert').getByText('The current password is not correct.').waitFor();
     await page.getByLabel('New email').fill(next);
-    await page.getByLabel('Current password').fill(PASSWORD);
+    await page.getByRole('form', { name: 'Change email' }).getByLabel('Current password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Change email' }).click();
     await page.getByText(/Your email changes when you open it/).waitFor();
     await screenshot(page, 'email-05-change');

@@ -75,7 +75,9 @@ export function App() {
   let page: ReactNode;
   switch (pathname) {
     case '/':
-      page = <Redirect to="/dashboard" />;
+      // Signed out, straight to the login form (no "log in to see that
+      // page": nobody asked for one).
+      page = status === 'loading' ? <Checking /> : <Redirect to={status === 'authenticated' ? '/dashboard' : '/login'} />;
       break;
     case '/login':
       page = <LoginPage notice={notice} />;
@@ -133,10 +135,21 @@ export function App() {
         <Link to="/" className="brand">
           Gatehouse
         </Link>
+        {/* Signed out, only the pages a visitor can use; while the session
+            is still being checked, only Settings (it works either way). */}
         <nav aria-label="Main">
-          <Link to="/dashboard">Dashboard</Link>
-          <Link to="/sessions">Sessions</Link>
-          <Link to="/account">Account</Link>
+          {status === 'authenticated' ? (
+            <>
+              <Link to="/dashboard">Dashboard</Link>
+              <Link to="/sessions">Sessions</Link>
+              <Link to="/account">Account</Link>
+            </>
+          ) : status === 'unauthenticated' ? (
+            <>
+              <Link to="/login">Log in</Link>
+              <Link to="/register">Create account</Link>
+            </>
+          ) : null}
           <Link to="/settings">Settings</Link>
         </nav>
         <div className="account">

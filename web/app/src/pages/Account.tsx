@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { useAuth, useChangeEmail } from '@gatehouse/react';
+import { useAuth, useChangeEmail, useChangePassword } from '@gatehouse/react';
 import { describe, fieldErrors } from '../errors';
 import { usePageTitle } from '../hooks';
 
@@ -48,13 +48,13 @@ export function AccountPage() {
           {user?.email} {user?.email_verified === true ? '(verified)' : user?.email_verified === false ? '(not verified)' : ''}
         </dd>
       </dl>
-      <h2>Change email</h2>
+      <h2 id="change-email-title">Change email</h2>
       {sentTo && (
         <p className="notice" role="status">
           We sent a link to <strong>{sentTo}</strong>. Your email changes when you open it.
         </p>
       )}
-      <form onSubmit={submit}>
+      <form onSubmit={submit} aria-labelledby="change-email-title">
         <label htmlFor="account-new-email">New email</label>
         <input
           id="account-new-email"
@@ -103,6 +103,96 @@ export function AccountPage() {
           )}
         </div>
       </form>
+      <ChangePasswordForm />
     </section>
+  );
+}
+
+/**
+ * ChangePasswordForm sets a new password given the current one (OWASP ASVS
+ * 4.0.3 V2.1.6: a session alone must not change it). The server ends the
+ * user's other sessions and keeps this one.
+ */
+function ChangePasswordForm() {
+  const change = useChangePassword();
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const fields = fieldErrors(change.error);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    try {
+      await change.runAsync(current, next);
+      setNext('');
+    } catch {
+      // Shown from change.error.
+    } finally {
+      setCurrent('');
+    }
+  };
+
+  const field = (id: string, key: string) => ({
+    'aria-invalid': fields[key] ? true : undefined,
+    'aria-describedby': fields[key] ? `${id}-error` : undefined,
+  });
+
+  return (
+    <>
+      <h2 id="change-password-title">Change password</h2>
+      {change.done && (
+        <p className="notice" role="status">
+          Your password has been changed. Your other sessions have been signed out.
+        </p>
+      )}
+      <form onSubmit={submit} aria-labelledby="change-password-title">
+        <label htmlFor="password-current">Current password</label>
+        <input
+          id="password-current"
+          type="password"
+          name="current_password"
+          autoComplete="current-password"
+          required
+          value={current}
+          onChange={(e) => setCurrent(e.target.value)}
+          {...field('password-current', 'current_password')}
+        />
+        {fields.current_password && (
+          <p id="password-current-error" className="field-error">
+            {fields.current_password}
+          </p>
+        )}
+        <label htmlFor="password-new">New password</label>
+        <input
+          id="password-new"
+          type="password"
+          name="new_password"
+          autoComplete="new-password"
+          required
+          value={next}
+          onChange={(e) => setNext(e.target.value)}
+          {...field('password-new', 'new_password')}
+        />
+        {fields.new_password && (
+          <p id="password-new-error" className="field-error">
+            {fields.new_password}
+          </p>
+        )}
+        {change.error && !fields.new_password && (
+          <p className="error" role="alert">
+            {change.error.code === 'invalid_credentials' ? 'The current password is not correct.' : describe(change.error)}
+          </p>
+        )}
+        <div className="actions">
+          <button type="submit" disabled={change.pending} aria-busy={change.pending}>
+            Change password
+          </button>
+          {change.pending && (
+            <span className="pending" role="status">
+              Saving…
+            </span>
+          )}
+        </div>
+      </form>
+    </>
   );
 }

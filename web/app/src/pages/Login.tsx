@@ -9,6 +9,9 @@ export function LoginPage({ notice }: { notice: string | null }) {
   const { login, status } = useAuth();
   const { search } = useLocation();
   const next = returnPath(search.get('next'));
+  // Sent here from a page that needs a session (RequireAuth adds ?next=):
+  // say so, rather than showing a login form with no reason given.
+  const why = notice ?? (search.get('next') ? 'Log in to see that page.' : null);
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
@@ -39,9 +42,9 @@ export function LoginPage({ notice }: { notice: string | null }) {
       <h1 id="login-title" ref={heading} tabIndex={-1}>
         Log in
       </h1>
-      {notice && (
+      {why && (
         <p className="notice" role="status">
-          {notice}
+          {why}
         </p>
       )}
       <form onSubmit={submit} aria-describedby={error ? 'login-error' : undefined}>

@@ -135,11 +135,11 @@ export function SessionsPage({ onSignedOut }: { onSignedOut: (notice: string) =>
                     {device(s.user_agent)}
                     {s.current && <span className="badge">This device</span>}
                   </th>
-                  <td>{s.ip || '—'}</td>
-                  <td>
+                  <td data-label="Address">{s.ip || '—'}</td>
+                  <td data-label="Last used">
                     <time dateTime={s.last_used_at}>{formatTime(s.last_used_at)}</time>
                   </td>
-                  <td>
+                  <td data-label="Signed in">
                     <time dateTime={s.created_at}>{formatTime(s.created_at)}</time>
                   </td>
                   <td>

@@ -52,6 +52,15 @@ export class Account {
     await this.expect(await this.d.wire.postAnonymous('/api/auth/password/reset', { token, new_password: newPassword }));
   }
 
+  /**
+   * changePassword sets a new password (bearer), given the current one:
+   * `invalid_credentials` when that is wrong, `validation_failed` for a new
+   * password the server refuses. The server ends the user's other sessions.
+   */
+  async changePassword(currentPassword: string, newPassword: string): Promise<void> {
+    await this.bearer('/api/auth/password', { current_password: currentPassword, new_password: newPassword });
+  }
+
   /** changeEmail asks for a confirmation mail to newEmail (bearer). The email changes only once {@link confirmEmail} spends its token. */
   async changeEmail(newEmail: string, currentPassword: string): Promise<void> {
     await this.bearer('/api/auth/email', { new_email: newEmail, current_password: currentPassword });

@@ -63,11 +63,13 @@ export class AuthClient {
   private readonly account: Account;
   private readonly now: () => number;
   private readonly backoff: (attempt: number, err: AuthError) => number;
+  private readonly sessionHint: boolean;
   private startPromise: Promise<void> | null = null;
   private disposed = false;
 
   constructor(options: AuthClientOptions = {}) {
     this.storage = options.storage ?? 'cookie';
+    this.sessionHint = options.sessionHint ?? true;
     const key = options.storageKey ?? 'gatehouse';
     const store: TokenStorage = createTokenStorage(this.storage, key, options.webStorage);
     const f = options.fetch ?? globalThis.fetch;
@@ -220,9 +222,12 @@ export class AuthClient {
         return;
       }
     }
-    if (!s.tokens && !store.cookieTransport) {
-      // No refresh token anywhere: nobody is signed in. (With the cookie
-      // only the server can tell, by trying the HttpOnly cookie.)
+    // No refresh token anywhere: nobody is signed in. With the cookie only
+    // the server can tell, by trying the HttpOnly cookie; the marker says
+    // when that cannot succeed, so a signed-out load sends no refresh that
+    // is bound to fail with a 401.
+    const noCookie = store.cookieTransport && this.sessionHint && store.maySignIn?.() === false;
+    if (!s.tokens && (!store.cookieTransport || noCookie)) {
       s.setState({ status: 'unauthenticated', user: null, error: null });
       return;
     }
@@ -311,6 +316,8 @@ export class AuthClient {
   forgotPassword = (email: string): Promise<void> => this.account.forgotPassword(email);
   /** resetPassword: see {@link Account.resetPassword}. */
   resetPassword = (token: string, newPassword: string): Promise<void> => this.account.resetPassword(token, newPassword);
+  /** changePassword: see {@link Account.changePassword}. */
+  changePassword = (currentPassword: string, newPassword: string): Promise<void> => this.account.changePassword(currentPassword, newPassword);
   /** changeEmail: see {@link Account.changeEmail}. */
   changeEmail = (newEmail: string, currentPassword: string): Promise<void> => this.account.changeEmail(newEmail, currentPassword);
   /** confirmEmail: see {@link Account.confirmEmail}. */

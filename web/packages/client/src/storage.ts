@@ -50,6 +50,13 @@ export interface TokenStorage {
   load(): Tokens | null;
   /** save records the tokens this tab got from the server (null: signed out). */
   save(tokens: Tokens | null): void;
+  /**
+   * maySignIn reports, for the cookie transport, whether this browser may
+   * hold a session cookie: false only when the marker storage is readable
+   * and has no marker (no sign-in since the last sign-out). Absent
+   * elsewhere.
+   */
+  maySignIn?(): boolean;
   /** refreshToken returns the refresh token to present, given the tokens the tab holds. */
   refreshToken(held: Tokens | null): string | null;
   /** shareable returns the tokens as they may be posted to other tabs. */
@@ -146,6 +153,7 @@ export function cookieStorage(local: Storage | null, key: string): TokenStorage 
     sharing: 'origin',
     cookieTransport: true,
     load: () => null,
+    maySignIn: () => !local || safe(() => local.getItem(markerKey) !== null, true),
     save: (t) => {
       if (!local) return;
       safe(() => (t ? local.setItem(markerKey, JSON.stringify({ sid: t.sid, expiresAt: t.expiresAt })) : local.removeItem(markerKey)), undefined);

@@ -113,6 +113,15 @@ export interface AuthClientOptions {
   random?: () => number;
   /** Give up on a request to the auth endpoints after this many ms; 15 s by default. */
   timeout?: number;
+  /**
+   * With the cookie storage, start-up only tries the HttpOnly cookie when
+   * this browser's localStorage shows a sign of a session (the marker the
+   * client writes on sign-in and removes on sign-out), so a signed-out page
+   * load sends no refresh that can only fail with a 401. True by default;
+   * false always asks the server (e.g. a session started by another app on
+   * the same API).
+   */
+  sessionHint?: boolean;
 }
 
 /** The token answer of login and refresh (CONTRACT §2, "Tokens"). */

@@ -269,9 +269,41 @@ describe('start-up validation', () => {
     expect(expired).not.toHaveBeenCalled();
   });
 
+  it('sends no start-up refresh in cookie mode while this browser has no sign of a session', async () => {
+    const b = browser();
+    const first = tab(b, 'cookie');
+    await first.start();
+    expect(first.getSnapshot().status).toBe('unauthenticated');
+    expect(b.server.refreshCalls).toBe(0);
+
+    // Signed in: the marker tells the next page load to try the cookie.
+    await first.login('ada@example.com', PASSWORD);
+    first.dispose();
+    const second = tab(b, 'cookie');
+    await second.start();
+    expect(second.getSnapshot().status).toBe('authenticated');
+    expect(b.server.refreshCalls).toBe(1);
+
+    // Signed out: the marker is gone, and with it the start-up refresh.
+    await second.logout();
+    second.dispose();
+    const third = tab(b, 'cookie');
+    await third.start();
+    expect(third.getSnapshot().status).toBe('unauthenticated');
+    expect(b.server.refreshCalls).toBe(1);
+  });
+
+  it('asks the server at start-up in cookie mode without a marker when sessionHint is false', async () => {
+    const b = browser();
+    const c = tab(b, 'cookie', { sessionHint: false });
+    await c.start();
+    expect(c.getSnapshot().status).toBe('unauthenticated');
+    expect(b.server.refreshCalls).toBe(1);
+  });
+
   it('lets a login made while start-up is still checking win over start-up finding no session', async () => {
     const b = browser();
-    const c = tab(b, 'cookie');
+    const c = tab(b, 'cookie', { sessionHint: false });
     b.server.refreshDelay = 50; // start-up's refresh (no cookie yet) is slow
     const started = c.start();
     await until(() => b.server.refreshCalls === 1, 'start-up to send its refresh');

@@ -77,6 +77,7 @@ const sendVerification = (c: AuthClient) => c.sendVerificationEmail();
 const verify = (c: AuthClient, token: string) => c.verifyEmail(token);
 const forgot = (c: AuthClient, email: string) => c.forgotPassword(email);
 const resetPassword = (c: AuthClient, token: string, newPassword: string) => c.resetPassword(token, newPassword);
+const changePassword = (c: AuthClient, currentPassword: string, newPassword: string) => c.changePassword(currentPassword, newPassword);
 const changeEmail = (c: AuthClient, newEmail: string, currentPassword: string) => c.changeEmail(newEmail, currentPassword);
 const confirm = (c: AuthClient, token: string) => c.confirmEmail(token);
 
@@ -98,6 +99,11 @@ export function useForgotPassword(): AuthAction<[email: string], void> {
 /** useResetPassword sets a new password with the token of a reset link; every session of the user ends. */
 export function useResetPassword(): AuthAction<[token: string, newPassword: string], void> {
   return useAuthAction(resetPassword);
+}
+
+/** useChangePassword sets a new password given the current one (`invalid_credentials` when that is wrong); the user's other sessions end. */
+export function useChangePassword(): AuthAction<[currentPassword: string, newPassword: string], void> {
+  return useAuthAction(changePassword);
 }
 
 /** useChangeEmail asks for a confirmation mail to a new address (needs the current password). */

@@ -8,6 +8,7 @@ export { useAuthClient };
 export {
   useAuthAction,
   useChangeEmail,
+  useChangePassword,
   useConfirmEmail,
   useForgotPassword,
   useFragmentToken,
