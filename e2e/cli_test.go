@@ -27,6 +27,15 @@ func runCLI(t testing.TB, env map[string]string, stdin string, args ...string) (
 	return out.String(), err
 }
 
+func TestCLIHelpListsTheCommands(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "help"} {
+		out, err := runCLI(t, nil, "", arg)
+		if err != nil || !strings.Contains(out, "Commands:") || !strings.Contains(out, "user create") {
+			t.Fatalf("gatehouse %s: %v\n%s", arg, err, out)
+		}
+	}
+}
+
 func TestCLIHelp(t *testing.T) {
 	for _, verb := range [][]string{{"serve"}, {"migrate"}, {"user", "create"}, {"keys", "rotate"}, {"sessions", "revoke"}, {"backup"}} {
 		t.Run(strings.Join(verb, " "), func(t *testing.T) {

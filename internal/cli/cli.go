@@ -29,6 +29,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if len(args) > 0 {
 		args = args[1:]
 	}
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		// A bare "gatehouse --help" asks what the program does: the
+		// commands. "gatehouse serve --help" has the server's flags.
+		printUsage(stdout)
+		return nil
+	}
 	verb := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		verb, args = args[0], args[1:]

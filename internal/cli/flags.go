@@ -112,7 +112,9 @@ func (c *command) printHelp(w io.Writer) {
 	for _, n := range names {
 		f := c.fs.Lookup(n)
 		def := ""
-		if f.DefValue != "" && f.DefValue != "0s" && f.DefValue != "false" {
+		// A usage that says its default itself ("default: the number of
+		// CPUs") is not contradicted by the zero value standing for it.
+		if f.DefValue != "" && f.DefValue != "0s" && f.DefValue != "false" && !(f.DefValue == "0" && strings.Contains(f.Usage, "default")) {
 			def = " (default " + f.DefValue + ")"
 		}
 		fmt.Fprintf(w, "  --%-16s %s%s\n      [%s]\n", n, f.Usage, def, envName(n))
