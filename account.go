@@ -187,18 +187,7 @@ func (s *Service) ChangePassword(ctx context.Context, c *AccessClaims, current, 
 	if err := verr.Err(); err != nil {
 		return err
 	}
-	gate, err := s.reserveLogin(ctx, user.Email, client.IP)
-	if err != nil {
-		return err
-	}
-	match, _, err := s.cfg.Passwords.Compare(ctx, user.PasswordHash, current)
-	if err != nil {
-		return err
-	}
-	if !match {
-		return errors.Join(ErrInvalidCredentials, gate.failed(ctx, s.store, s.now()))
-	}
-	if err := gate.succeeded(ctx, s.store); err != nil {
+	if err := s.checkCurrentPassword(ctx, user, current, client); err != nil {
 		return err
 	}
 	hash, err := s.cfg.Passwords.Hash(ctx, next)
@@ -255,4 +244,21 @@ func (s *Service) userByEmail(ctx context.Context, typed, canonical string) (*Us
 		}
 	}
 	return s.store.UserByEmail(ctx, canonical)
+}
+
+// checkCurrentPassword checks the password of a signed-in user before a
+// sensitive change (OWASP ASVS 5.0 6.2.3), counted like a login.
+func (s *Service) checkCurrentPassword(ctx context.Context, u *User, password string, client ClientInfo) error {
+	gate, err := s.reserveLogin(ctx, u.Email, client.IP)
+	if err != nil {
+		return err
+	}
+	match, _, err := s.cfg.Passwords.Compare(ctx, u.PasswordHash, password)
+	if err != nil {
+		return err
+	}
+	if !match {
+		return errors.Join(ErrInvalidCredentials, gate.failed(ctx, s.store, s.now()))
+	}
+	return gate.succeeded(ctx, s.store)
 }

@@ -137,6 +137,13 @@ func (s *Service) SendVerification(ctx context.Context, c *AccessClaims) error {
 
 // VerifyEmail uses a verification token and returns the verified user.
 func (s *Service) VerifyEmail(ctx context.Context, token string) (*User, error) {
+	return s.redeemUserToken(ctx, token, MailStore.VerifyEmail)
+}
+
+// redeemUserToken uses a link token with a store method that changes the
+// user, and drops the user's cached copy.
+func (s *Service) redeemUserToken(ctx context.Context, token string,
+	use func(MailStore, context.Context, []byte, time.Time) (*User, error)) (*User, error) {
 	ms, ok := s.mailStore()
 	if !ok {
 		return nil, errMailOff
@@ -145,7 +152,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (*User, error) 
 	if err != nil {
 		return nil, err
 	}
-	u, err := ms.VerifyEmail(ctx, h, s.now().UTC())
+	u, err := use(ms, ctx, h, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}
@@ -278,18 +285,7 @@ func (s *Service) ChangeEmail(ctx context.Context, c *AccessClaims, newEmail, cu
 	if canonical == u.Email {
 		return Invalid("new_email", "is already the address of this account")
 	}
-	gate, err := s.reserveLogin(ctx, u.Email, client.IP)
-	if err != nil {
-		return err
-	}
-	match, _, err := s.cfg.Passwords.Compare(ctx, u.PasswordHash, currentPassword)
-	if err != nil {
-		return err
-	}
-	if !match {
-		return errors.Join(ErrInvalidCredentials, gate.failed(ctx, s.store, s.now()))
-	}
-	if err := gate.succeeded(ctx, s.store); err != nil {
+	if err := s.checkCurrentPassword(ctx, u, currentPassword, client); err != nil {
 		return err
 	}
 	switch _, err := s.store.UserByEmail(ctx, canonical); {
@@ -312,20 +308,7 @@ func (s *Service) ChangeEmail(ctx context.Context, c *AccessClaims, newEmail, cu
 // ConfirmEmailChange uses an email-change token and returns the user with
 // the new address (verified: the link reached it).
 func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (*User, error) {
-	ms, ok := s.mailStore()
-	if !ok {
-		return nil, errMailOff
-	}
-	h, err := parseEmailToken(token)
-	if err != nil {
-		return nil, err
-	}
-	u, err := ms.ConfirmEmailChange(ctx, h, s.now().UTC())
-	if err != nil {
-		return nil, err
-	}
-	s.guard.users.invalidate(u.ID)
-	return u, nil
+	return s.redeemUserToken(ctx, token, MailStore.ConfirmEmailChange)
 }
 
 // normalizeStoredEmails rewrites emails stored before normalisation to
