@@ -34,7 +34,7 @@ func (c *countingPasswords) CompareDummy(ctx context.Context, pw string) error {
 
 var keySecret = bytes.Repeat([]byte("k"), 32)
 
-func openStore(t *testing.T, path string) *sqlite.Store {
+func openStore(t testing.TB, path string) *sqlite.Store {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
 	if err != nil {
@@ -49,7 +49,7 @@ func openStore(t *testing.T, path string) *sqlite.Store {
 
 // newService assembles a Service over a store, creating a signing key in
 // it when there is none.
-func newService(t *testing.T, st gatehouse.Store, pw gatehouse.Passwords, mods ...func(*gatehouse.Config)) *gatehouse.Service {
+func newService(t testing.TB, st gatehouse.Store, pw gatehouse.Passwords, mods ...func(*gatehouse.Config)) *gatehouse.Service {
 	t.Helper()
 	ctx := context.Background()
 	sealer, err := token.NewSealer(keySecret)
@@ -101,7 +101,7 @@ func newService(t *testing.T, st gatehouse.Store, pw gatehouse.Passwords, mods .
 	return svc
 }
 
-func mustHasher(t *testing.T) *password.Hasher {
+func mustHasher(t testing.TB) *password.Hasher {
 	t.Helper()
 	h, err := password.New(password.Config{Params: password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
 	if err != nil {
