@@ -14,8 +14,9 @@ export interface AccountDeps {
 }
 
 /**
- * Account makes the "accounts by email" calls (CONTRACT §7): email
- * verification, the password reset and the email change. The links in
+ * Account makes the account calls: the "accounts by email" ones (CONTRACT
+ * §7: email verification, the password reset and the email change) and
+ * the profile update. The links in
  * Gatehouse's mails carry their token in the URL fragment
  * (`/verify-email#token=…`), which the browser never sends to a server or
  * in a Referer; {@link takeTokenFromFragment} reads it on arrival.
@@ -73,13 +74,29 @@ export class Account {
     return user;
   }
 
+  /**
+   * updateProfile sets the signed-in user's display name (PATCH
+   * /api/users/me, bearer) and returns the changed user, which becomes the
+   * user of this tab's state and of the other tabs signed in as them.
+   * Rejects with `validation_failed` (field `name`) for a name the server
+   * refuses.
+   */
+  async updateProfile(profile: { name: string }): Promise<User> {
+    const user = await this.userOf(await this.send('PATCH', '/api/users/me', { name: profile.name }));
+    this.adopt(user);
+    return user;
+  }
+
   private async bearer(path: string, body: object): Promise<void> {
-    const res = await this.d.fetch(path, {
-      method: 'POST',
+    await this.expect(await this.send('POST', path, body));
+  }
+
+  private send(method: string, path: string, body: object): Promise<Response> {
+    return this.d.fetch(path, {
+      method,
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify(body),
     });
-    await this.expect(res);
   }
 
   private async expect(res: Response): Promise<void> {

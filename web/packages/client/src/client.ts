@@ -306,7 +306,7 @@ export class AuthClient {
     this.session.signOut('logout', true);
   }
 
-  // ---- accounts by email (CONTRACT §7; the calls are in account.ts) ----
+  // ---- accounts by email (CONTRACT §7) and the profile (the calls are in account.ts) ----
 
   /** sendVerificationEmail: see {@link Account.sendVerificationEmail}. */
   sendVerificationEmail = (): Promise<void> => this.account.sendVerificationEmail();
@@ -322,6 +322,8 @@ export class AuthClient {
   changeEmail = (newEmail: string, currentPassword: string): Promise<void> => this.account.changeEmail(newEmail, currentPassword);
   /** confirmEmail: see {@link Account.confirmEmail}. */
   confirmEmail = (token: string): Promise<User> => this.account.confirmEmail(token);
+  /** updateProfile: see {@link Account.updateProfile}. */
+  updateProfile = (profile: { name: string }): Promise<User> => this.account.updateProfile(profile);
 
   // ---- bearer requests ---------------------------------------------------
 

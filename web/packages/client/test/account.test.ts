@@ -218,6 +218,60 @@ describe('email change', () => {
   });
 });
 
+describe('profile update', () => {
+  it('sends PATCH /api/users/me with the bearer token and shows the new name', async () => {
+    const server = new FakeGatehouse();
+    const c = client(server);
+    await c.login('ada@example.com', PASSWORD);
+    expect(c.getSnapshot().user?.name).toBe('Ada');
+    const user = await c.updateProfile({ name: 'Ada Lovelace' });
+    expect(user).toMatchObject({ id: 'u1', email: 'ada@example.com', name: 'Ada Lovelace' });
+    const req = server.requests.find((r) => r.path === '/api/users/me' && r.method === 'PATCH')!;
+    expect(req.auth).toBe(`Bearer ${c.accessToken}`);
+    expect(server.name).toBe('Ada Lovelace');
+    expect(c.getSnapshot()).toMatchObject({ status: 'authenticated', user: { name: 'Ada Lovelace', email: 'ada@example.com' } });
+  });
+
+  it('shows the new name in another signed-in tab', async () => {
+    const server = new FakeGatehouse();
+    const browser = { storage: 'localStorage' as const, locks: new FakeLocks(), webStorage: { local: new MemoryStorage() } };
+    const a = client(server, 'profile-tabs', browser);
+    const b = client(server, 'profile-tabs', browser);
+    await a.login('ada@example.com', PASSWORD);
+    await until(() => b.getSnapshot().status === 'authenticated', 'the other tab to follow the login');
+    await a.updateProfile({ name: 'Countess' });
+    await until(() => b.getSnapshot().user?.name === 'Countess', 'the other tab to show the new name');
+  });
+
+  it('refuses a 101-character name with validation_failed on the field name, keeping the old name and the session', async () => {
+    const server = new FakeGatehouse();
+    const c = client(server);
+    await c.login('ada@example.com', PASSWORD);
+    const err = await rejection(c.updateProfile({ name: 'x'.repeat(101) }));
+    expect(err).toMatchObject({ status: 422, code: 'validation_failed' });
+    expect(err.fieldErrors).toEqual([{ field: 'name', message: 'must be at most 100 printable characters' }]);
+    expect(c.getSnapshot()).toMatchObject({ status: 'authenticated', user: { name: 'Ada' } });
+    // 100 characters are accepted.
+    expect((await c.updateProfile({ name: 'x'.repeat(100) })).name).toHaveLength(100);
+  });
+
+  it('refreshes an expired access token and replays the PATCH once', async () => {
+    const server = new FakeGatehouse();
+    const c = client(server);
+    await c.login('ada@example.com', PASSWORD);
+    server.expireAll();
+    expect((await c.updateProfile({ name: 'Ada B.' })).name).toBe('Ada B.');
+    expect(server.refreshCalls).toBe(1);
+    expect(server.requests.filter((r) => r.method === 'PATCH')).toHaveLength(2);
+  });
+
+  it('is refused while signed out (no bearer token)', async () => {
+    const c = client(new FakeGatehouse());
+    await c.start();
+    expect((await rejection(c.updateProfile({ name: 'Eve' }))).code).toBe('token_missing');
+  });
+});
+
 describe('takeTokenFromFragment', () => {
   function bar(pathname: string, search: string, hash: string) {
     const calls: (string | undefined)[] = [];

@@ -34,12 +34,13 @@ export class FakeGatehouse {
   alwaysExpired = false;
   /** Code of a non-expiry 401 to answer on protected routes. */
   reject401: string | null = null;
-  requests: { path: string; auth: string | null; credentials: RequestCredentials }[] = [];
+  requests: { method: string; path: string; auth: string | null; credentials: RequestCredentials }[] = [];
   private n = 0;
 
   // The one user, for the accounts-by-email routes (CONTRACT §7).
   password = 'correct horse battery staple';
   email = 'ada@example.com';
+  name = 'Ada';
   emailVerified = false;
   /** Mails "sent": the token each carries, as the link's fragment would. */
   mails: { purpose: 'verify' | 'reset' | 'change'; to: string; token: string }[] = [];
@@ -48,7 +49,7 @@ export class FakeGatehouse {
   private mailTokens = new Map<string, { purpose: 'verify' | 'reset' | 'change'; email: string }>();
 
   user(): Record<string, unknown> {
-    return { id: 'u1', email: this.email, name: 'Ada', created_at: '2026-01-01T00:00:00Z', email_verified: this.emailVerified };
+    return { id: 'u1', email: this.email, name: this.name, created_at: '2026-01-01T00:00:00Z', email_verified: this.emailVerified };
   }
 
   private mail(purpose: 'verify' | 'reset' | 'change', to: string): void {
@@ -94,7 +95,7 @@ export class FakeGatehouse {
     const url = new URL(req.url);
     const headers = req.headers;
     const path = url.pathname;
-    this.requests.push({ path, auth: headers.get('Authorization'), credentials: req.credentials });
+    this.requests.push({ method: req.method, path, auth: headers.get('Authorization'), credentials: req.credentials });
     const bodyText = req.method === 'GET' ? '' : await req.text();
     const body = bodyText ? (JSON.parse(bodyText) as Record<string, string>) : {};
     const cookieMode = headers.get('X-Refresh-Transport') === 'cookie';
@@ -172,6 +173,15 @@ export class FakeGatehouse {
       case 'GET /api/users/me':
         this.meCalls++;
         return json(200, this.user());
+      case 'PATCH /api/users/me': {
+        // As the server: at most 100 characters, none of them a control character.
+        const name = body.name;
+        if (typeof name !== 'string' || [...name].length > 100 || /\p{Cc}/u.test(name)) {
+          return problem(422, 'validation_failed', { errors: [{ field: 'name', message: 'must be at most 100 printable characters' }] });
+        }
+        this.name = name;
+        return json(200, this.user());
+      }
       case 'POST /api/auth/verify-email/send':
         if (this.emailVerified) return problem(409, 'already_verified');
         this.mail('verify', this.email);
@@ -199,8 +209,8 @@ export function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 }
 
-export function problem(status: number, code: string): Response {
-  return new Response(JSON.stringify({ type: `urn:gatehouse:problem:${code}`, title: 'x', status, detail: code, code }), {
+export function problem(status: number, code: string, extra: Record<string, unknown> = {}): Response {
+  return new Response(JSON.stringify({ type: `urn:gatehouse:problem:${code}`, title: 'x', status, detail: code, code, ...extra }), {
     status,
     headers: { 'Content-Type': 'application/problem+json' },
   });
