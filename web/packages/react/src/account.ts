@@ -80,6 +80,7 @@ const resetPassword = (c: AuthClient, token: string, newPassword: string) => c.r
 const changePassword = (c: AuthClient, currentPassword: string, newPassword: string) => c.changePassword(currentPassword, newPassword);
 const changeEmail = (c: AuthClient, newEmail: string, currentPassword: string) => c.changeEmail(newEmail, currentPassword);
 const confirm = (c: AuthClient, token: string) => c.confirmEmail(token);
+const updateProfile = (c: AuthClient, profile: { name: string }) => c.updateProfile(profile);
 
 /** useSendVerificationEmail sends a new verification mail to the signed-in user (`already_verified`, `rate_limited`). */
 export function useSendVerificationEmail(): AuthAction<[], void> {
@@ -114,6 +115,15 @@ export function useChangeEmail(): AuthAction<[newEmail: string, currentPassword:
 /** useConfirmEmail spends the token of an email-change link; the session's user shows the new email afterwards. */
 export function useConfirmEmail(): AuthAction<[token: string], User> {
   return useAuthAction(confirm);
+}
+
+/**
+ * useUpdateProfile changes the signed-in user's name (`validation_failed`
+ * with a field error on `name` when the server refuses it); useAuth's user,
+ * here and in the other tabs, shows the new name afterwards.
+ */
+export function useUpdateProfile(): AuthAction<[profile: { name: string }], User> {
+  return useAuthAction(updateProfile);
 }
 
 /**

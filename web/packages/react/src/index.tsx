@@ -14,6 +14,7 @@ export {
   useFragmentToken,
   useResetPassword,
   useSendVerificationEmail,
+  useUpdateProfile,
   useVerifyEmail,
 } from './account.js';
 export type { AuthAction } from './account.js';

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StrictMode, act } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { createAuthClient, type AuthClient } from '@gatehouse/client';
-import { AuthProvider, useAuth, useFragmentToken, useResetPassword, useVerifyEmail } from '../src/index.js';
+import { AuthProvider, useAuth, useFragmentToken, useResetPassword, useUpdateProfile, useVerifyEmail } from '../src/index.js';
 import { FakeGatehouse } from '../../client/test/fakes.js';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
@@ -143,5 +143,44 @@ describe('useVerifyEmail', () => {
     await act(async () => undefined);
     expect(text(el, 'data')).toBe('ada@example.com');
     expect(text(el, 'verified')).toBe('true');
+  });
+});
+
+function Profile({ name }: { name: string }) {
+  const { user } = useAuth();
+  const update = useUpdateProfile();
+  return (
+    <>
+      <p id="name">{user?.name}</p>
+      <p id="state">{update.pending ? 'pending' : update.done ? `done:${update.data?.name}` : update.error ? `error:${update.error.code}:${update.error.fieldErrors.map((f) => f.field).join()}` : 'idle'}</p>
+      <button id="go" onClick={() => update.run({ name })}>
+        Save
+      </button>
+    </>
+  );
+}
+
+describe('useUpdateProfile', () => {
+  it('returns the changed user and useAuth shows the new name', async () => {
+    const server = new FakeGatehouse();
+    const c = client(server);
+    await c.login('ada@example.com', PASSWORD);
+    const el = await render(c, <Profile name="Ada Lovelace" />);
+    expect(text(el, 'name')).toBe('Ada');
+    await click(el, 'go');
+    await act(async () => undefined);
+    expect(text(el, 'state')).toBe('done:Ada Lovelace');
+    expect(text(el, 'name')).toBe('Ada Lovelace');
+  });
+
+  it('reports a refused name with its field, keeping the old name', async () => {
+    const server = new FakeGatehouse();
+    const c = client(server);
+    await c.login('ada@example.com', PASSWORD);
+    const el = await render(c, <Profile name={'x'.repeat(101)} />);
+    await click(el, 'go');
+    await act(async () => undefined);
+    expect(text(el, 'state')).toBe('error:validation_failed:name');
+    expect(text(el, 'name')).toBe('Ada');
   });
 });
