@@ -1,7 +1,7 @@
 // The demo app on a phone and for a visitor (issue 15): at 390 × 844 no
 // page scrolls sideways, a long unbroken title wraps, a signed-out page load
 // makes no request that fails and logs no error, a protected page says why
-// it shows the login form, and /account changes the password.
+// it shows the login form, and /account changes the name and the password.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PASSWORD, cleanupScratch, launchChromium, loginThroughUI, registerUser, screenshot, startGatehouse, uniqueEmail, watch } from './harness.mjs';
@@ -192,6 +192,51 @@ describe('the demo app on a 390 px phone', () => {
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('alert').waitFor();
     assert.equal(new URL(page.url()).pathname, '/login');
+    await context.close();
+  });
+
+  it('/account changes the name: it shows everywhere and after a reload; a 101-character name is refused', async () => {
+    const { context, page, w } = await phone();
+    const email = uniqueEmail('profile');
+    await registerUser(gh.url, email, 'Old Name');
+    await loginThroughUI(page, gh.url, email);
+    const header = page.getByRole('banner');
+    await header.getByText('Old Name', { exact: true }).waitFor();
+    await page.getByRole('link', { name: 'Account', exact: true }).click();
+    await page.getByRole('heading', { name: 'Account', level: 1 }).waitFor();
+    const form = page.getByRole('form', { name: 'Profile' });
+    const name = form.getByLabel('Name');
+    assert.equal(await name.inputValue(), 'Old Name', 'the Name field is not prefilled');
+
+    await name.fill('Grace Hopper');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await form.getByText('Saved.', { exact: true }).waitFor();
+    await header.getByText('Grace Hopper', { exact: true }).waitFor();
+    assert.equal(w.to('/api/users/me', 'PATCH').length, 1);
+
+    // The server kept it: a reload (start-up asks GET /api/users/me) shows it.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Account', level: 1 }).waitFor();
+    await header.getByText('Grace Hopper', { exact: true }).waitFor();
+    assert.equal(await form.getByLabel('Name').inputValue(), 'Grace Hopper');
+    assert.equal(await form.getByText('Saved.').count(), 0);
+
+    // One character too many: the server's field message, and nothing changes.
+    await form.getByLabel('Name').fill('n'.repeat(101));
+    await form.getByRole('button', { name: 'Save' }).click();
+    const problem = form.locator('#profile-name-error');
+    await problem.waitFor();
+    assert.match(await problem.textContent(), /100/);
+    assert.equal(await form.getByLabel('Name').getAttribute('aria-invalid'), 'true');
+    assert.equal(await form.getByText('Saved.').count(), 0);
+    await assertFits(page, '/account with a refused name');
+    await screenshot(page, 'phone-account-name-refused');
+    await header.getByText('Grace Hopper', { exact: true }).waitFor();
+
+    await page.getByRole('link', { name: 'Dashboard', exact: true }).click();
+    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+    await page.getByRole('main').getByText('Grace Hopper', { exact: true }).waitFor();
+    assert.deepEqual(w.problems, []);
     await context.close();
   });
 });

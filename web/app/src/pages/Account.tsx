@@ -1,10 +1,11 @@
 import { useState, type FormEvent } from 'react';
-import { useAuth, useChangeEmail, useChangePassword } from '@gatehouse/react';
+import { useAuth, useChangeEmail, useChangePassword, useUpdateProfile } from '@gatehouse/react';
 import { describe, fieldErrors } from '../errors';
 import { usePageTitle } from '../hooks';
 
 /**
- * AccountPage shows the account's email and changes it. The change asks
+ * AccountPage changes the account's name (ProfileForm), shows its email
+ * and changes it. The change asks
  * for the current password (a stolen session alone must not take over the
  * account: OWASP ASVS V2.5.x) and takes effect only when the link sent to
  * the new address is opened.
@@ -42,6 +43,7 @@ export function AccountPage() {
       <h1 id="account-title" ref={heading} tabIndex={-1}>
         Account
       </h1>
+      <ProfileForm />
       <dl className="facts">
         <dt>Email</dt>
         <dd>
@@ -189,6 +191,78 @@ function ChangePasswordForm() {
           {change.pending && (
             <span className="pending" role="status">
               Saving…
+            </span>
+          )}
+        </div>
+      </form>
+    </>
+  );
+}
+
+/**
+ * ProfileForm changes the display name. The server is the judge of a valid
+ * name (at most 100 printable characters); its field message is shown under
+ * the input. The new name shows at once wherever the app shows the user, as
+ * the SDK adopts the user the server returns.
+ */
+function ProfileForm() {
+  const { user } = useAuth();
+  const update = useUpdateProfile();
+  const [name, setName] = useState(() => user?.name ?? '');
+  const fields = fieldErrors(update.error);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    try {
+      const saved = await update.runAsync({ name: name.trim() });
+      setName(saved.name);
+    } catch {
+      // Shown from update.error.
+    }
+  };
+
+  const edit = (value: string) => {
+    setName(value);
+    // "Saved." is about the value that was saved, not the one being typed.
+    if (update.done) update.reset();
+  };
+
+  return (
+    <>
+      <h2 id="profile-title">Profile</h2>
+      <form onSubmit={submit} aria-labelledby="profile-title">
+        <label htmlFor="profile-name">Name</label>
+        <input
+          id="profile-name"
+          name="name"
+          autoComplete="name"
+          value={name}
+          onChange={(e) => edit(e.target.value)}
+          aria-invalid={fields.name ? true : undefined}
+          aria-describedby={fields.name ? 'profile-name-error' : undefined}
+        />
+        {fields.name && (
+          <p id="profile-name-error" className="field-error">
+            {fields.name}
+          </p>
+        )}
+        {update.error && !fields.name && (
+          <p className="error" role="alert">
+            {describe(update.error)}
+          </p>
+        )}
+        <div className="actions">
+          <button type="submit" disabled={update.pending} aria-busy={update.pending}>
+            Save
+          </button>
+          {update.pending && (
+            <span className="pending" role="status">
+              Saving…
+            </span>
+          )}
+          {update.done && (
+            <span className="notice" role="status">
+              Saved.
             </span>
           )}
         </div>
