@@ -58,9 +58,9 @@ func (s *Service) newUser(ctx context.Context, email, password, name string) (*U
 	} else if resemblesAccount(password, canonical, name) {
 		verr = verr.Add("password", msgResemblesAccount)
 	}
-	name = strings.TrimSpace(name)
-	if utf8.RuneCountInString(name) > 100 || !utf8.ValidString(name) || strings.ContainsFunc(name, isControl) {
-		verr = verr.Add("name", "must be at most 100 printable characters")
+	name, nameErr := cleanName(name)
+	if nameErr != "" {
+		verr = verr.Add("name", nameErr)
 	}
 	if err := verr.Err(); err != nil {
 		return nil, err
@@ -261,4 +261,28 @@ func (s *Service) checkCurrentPassword(ctx context.Context, u *User, password st
 		return errors.Join(ErrInvalidCredentials, gate.failed(ctx, s.store, s.now()))
 	}
 	return gate.succeeded(ctx, s.store)
+}
+
+// cleanName trims a display name and says what is wrong with it, if
+// anything.
+func cleanName(name string) (string, string) {
+	name = strings.TrimSpace(name)
+	if utf8.RuneCountInString(name) > 100 || !utf8.ValidString(name) || strings.ContainsFunc(name, isControl) {
+		return name, "must be at most 100 printable characters"
+	}
+	return name, ""
+}
+
+// UpdateProfile replaces the display name of the user of c and returns
+// the user. Every instance drops its cached copy through the feed.
+func (s *Service) UpdateProfile(ctx context.Context, c *AccessClaims, name string) (*User, error) {
+	name, msg := cleanName(name)
+	if msg != "" {
+		return nil, Invalid("name", msg)
+	}
+	if err := s.store.SetUserName(ctx, c.Subject, name, s.now().UTC()); err != nil {
+		return nil, err
+	}
+	s.guard.users.invalidate(c.Subject)
+	return s.store.UserByID(ctx, c.Subject)
 }

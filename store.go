@@ -24,6 +24,9 @@ type Store interface {
 	UserByID(ctx context.Context, id string) (*User, error)
 	// UserByEmail looks up a canonical email; ErrNotFound if there is none.
 	UserByEmail(ctx context.Context, email string) (*User, error)
+	// SetUserName replaces a user's display name and appends a user entry
+	// to the feed. ErrNotFound if there is no such user.
+	SetUserName(ctx context.Context, userID, name string, now time.Time) error
 	// SetPasswordHash replaces a user's hash (rehash at login).
 	SetPasswordHash(ctx context.Context, userID, hash string) error
 	// ChangePassword replaces a user's hash and, in the same transaction,

@@ -72,7 +72,11 @@ func (s *Session) ChangeEmail(ctx context.Context, newEmail, currentPassword str
 // expect posts body (with a bearer token when access is set) and wants
 // status; out, when set, receives the JSON answer.
 func (s *Session) expect(ctx context.Context, path, access string, body any, status int, out any) error {
-	resp, err := s.postAuth(ctx, path, access, body)
+	return s.expectMethod(ctx, http.MethodPost, path, access, body, status, out)
+}
+
+func (s *Session) expectMethod(ctx context.Context, method, path, access string, body any, status int, out any) error {
+	resp, err := s.send(ctx, method, path, access, body)
 	if err != nil {
 		return fmt.Errorf("client: %s: %w", path, err)
 	}
@@ -88,4 +92,16 @@ func (s *Session) expect(ctx context.Context, path, access string, body any, sta
 		return fmt.Errorf("client: %s: bad response: %w", path, err)
 	}
 	return nil
+}
+
+// UpdateProfile sets the logged-in user's display name (PATCH
+// /api/users/me) and returns the user.
+func (s *Session) UpdateProfile(ctx context.Context, name string) (*User, error) {
+	t, err := s.Token(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var u User
+	err = s.expectMethod(ctx, http.MethodPatch, "/api/users/me", t.AccessToken, map[string]string{"name": name}, http.StatusOK, &u)
+	return &u, err
 }

@@ -322,11 +322,16 @@ func (s *Session) post(ctx context.Context, path string, body any) (*http.Respon
 
 // postAuth posts a JSON body, with a bearer access token when one is given.
 func (s *Session) postAuth(ctx context.Context, path, access string, body any) (*http.Response, error) {
+	return s.send(ctx, http.MethodPost, path, access, body)
+}
+
+// send sends a JSON body with method, with a bearer token when one is given.
+func (s *Session) send(ctx context.Context, method, path, access string, body any) (*http.Response, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.URL+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, method, s.cfg.URL+path, bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}

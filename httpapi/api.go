@@ -117,7 +117,9 @@ func (a *api) routes(mux *http.ServeMux, app http.Handler, demo bool) {
 	route("POST", "/api/auth/email/confirm", http.HandlerFunc(a.handleConfirmEmail))
 	route("POST", "/api/auth/token", http.HandlerFunc(a.handleToken))
 	route("POST", "/api/auth/revoke", http.HandlerFunc(a.handleRevoke))
-	route("GET", "/api/users/me", a.authenticated(a.handleMe))
+	mux.Handle("GET /api/users/me", a.authenticated(a.handleMe))
+	mux.Handle("PATCH /api/users/me", a.authenticated(a.handleUpdateProfile))
+	mux.Handle("/api/users/me", methodNotAllowed(a, "GET, PATCH"))
 	if demo {
 		mux.Handle("GET /api/posts", a.authenticated(a.handleListPosts))
 		mux.Handle("POST /api/posts", a.authenticated(a.handleCreatePost))

@@ -214,3 +214,20 @@ func (a *api) handleMe(w http.ResponseWriter, r *http.Request, c *gatehouse.Acce
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, toUserJSON(u))
 }
+
+// handleUpdateProfile is PATCH /api/users/me {name}: the user's own
+// display name, the one field a user edits directly.
+func (a *api) handleUpdateProfile(w http.ResponseWriter, r *http.Request, c *gatehouse.AccessClaims) {
+	f, err := decodeJSON(w, r, false, "name")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	u, err := a.svc.UpdateProfile(r.Context(), c, f["name"])
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, toUserJSON(u))
+}

@@ -346,3 +346,7 @@ func (f *fakeService) ChangeEmail(context.Context, *gatehouse.AccessClaims, stri
 func (f *fakeService) ConfirmEmailChange(context.Context, string) (*gatehouse.User, error) {
 	return testUser, f.err
 }
+
+func (f *fakeService) UpdateProfile(context.Context, *gatehouse.AccessClaims, string) (*gatehouse.User, error) {
+	return testUser, f.err
+}

@@ -17,6 +17,7 @@ type Service interface {
 	RevokeToken(ctx context.Context, token string) error
 	Authenticate(ctx context.Context, bearer string) (*gatehouse.AccessClaims, error)
 	Me(ctx context.Context, c *gatehouse.AccessClaims) (*gatehouse.User, error)
+	UpdateProfile(ctx context.Context, c *gatehouse.AccessClaims, name string) (*gatehouse.User, error)
 	LogoutAll(ctx context.Context, c *gatehouse.AccessClaims) error
 	Sessions(ctx context.Context, c *gatehouse.AccessClaims) ([]gatehouse.Session, error)
 	DeleteSession(ctx context.Context, c *gatehouse.AccessClaims, id string) error

@@ -133,3 +133,21 @@ func (s *Store) ChangePassword(ctx context.Context, userID, hash, keepSessionID 
 	}
 	return ids, nil
 }
+
+// SetUserName replaces a user's display name and appends a user entry to
+// the feed; [gatehouse.ErrNotFound] if there is no such user.
+func (s *Store) SetUserName(ctx context.Context, userID, name string, now time.Time) error {
+	if hasNUL(userID) {
+		return notFound("user", userID)
+	}
+	return s.tx(ctx, "set user name", func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET name = $1 WHERE id = $2`, name, userID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("user", userID)
+		}
+		return appendUserEntry(ctx, tx, userID, now)
+	})
+}

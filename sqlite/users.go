@@ -107,3 +107,21 @@ func (s *Store) ChangePassword(ctx context.Context, userID, hash, keepSessionID 
 	}
 	return ids, nil
 }
+
+// SetUserName replaces a user's display name and appends a user entry to
+// the feed; [gatehouse.ErrNotFound] if there is no such user.
+func (s *Store) SetUserName(ctx context.Context, userID, name string, now time.Time) error {
+	return s.writeTx(ctx, "set user name", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET name = ? WHERE id = ?`, name, userID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = notFound("user", userID)
+			}
+			return err
+		}
+		return appendUserEntry(ctx, tx, userID, now)
+	})
+}

@@ -13,6 +13,28 @@ import (
 func testUsers(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 	ctx := context.Background()
 
+	t.Run("SetUserName", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		u := mustCreateUser(t, st, "renamed")
+		last, err := st.LastRevocationSeq(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetUserName(ctx, u.ID, "New Name", base); err != nil {
+			t.Fatalf("SetUserName: %v", err)
+		}
+		got, err := st.UserByID(ctx, u.ID)
+		if err != nil || got.Name != "New Name" || got.Email != u.Email {
+			t.Fatalf("after SetUserName: %+v %v", got, err)
+		}
+		feed, err := st.Revocations(ctx, last, 10)
+		if err != nil || len(feed) != 1 || feed[0].UserID != u.ID || feed[0].SessionID != "" {
+			t.Fatalf("the feed after a name change: %+v %v, want one user entry", feed, err)
+		}
+		wantErr(t, "SetUserName of nobody", st.SetUserName(ctx, gatehouse.NewID(), "x", base), gatehouse.ErrNotFound)
+	})
+
 	t.Run("CreateAndLookUp", func(t *testing.T) {
 		t.Parallel()
 		st := open(t)
