@@ -2,6 +2,7 @@ package gatehouse
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -114,4 +115,24 @@ type MailData struct {
 // package, from templates an operator may override).
 type MailComposer interface {
 	Compose(purpose, to string, data MailData) (*Mail, error)
+}
+
+// PrepareMail gives a mail about to be queued its defaults: a new id, and
+// due at once. Both stores call it.
+func PrepareMail(m *Mail) {
+	if m.ID == "" {
+		m.ID = NewID()
+	}
+	if m.NextAttemptAt.IsZero() {
+		m.NextAttemptAt = m.CreatedAt
+	}
+}
+
+// CompareMailAge orders mails oldest first, ties by id: the order in which
+// the stores hand out claimed mails.
+func CompareMailAge(a, b Mail) int {
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
 }

@@ -24,7 +24,7 @@ var _ gatehouse.MailStore = (*Store)(nil)
 // queued.
 func (s *Store) IssueEmailToken(ctx context.Context, newUser *gatehouse.User, t *gatehouse.EmailToken, mails ...*gatehouse.Mail) error {
 	for _, m := range mails {
-		prepareMail(m)
+		gatehouse.PrepareMail(m)
 	}
 	return s.tx(ctx, "issue email token", func(ctx context.Context, tx pgx.Tx) error {
 		if newUser != nil {

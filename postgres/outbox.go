@@ -10,17 +10,6 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// prepareMail gives a mail about to be queued its defaults: a new id, and
-// due at once.
-func prepareMail(m *gatehouse.Mail) {
-	if m.ID == "" {
-		m.ID = gatehouse.NewID()
-	}
-	if m.NextAttemptAt.IsZero() {
-		m.NextAttemptAt = m.CreatedAt
-	}
-}
-
 // pending is the condition of a mail still in the queue.
 const pending = `sent_at IS NULL AND failed_at IS NULL`
 
@@ -67,22 +56,8 @@ func (s *Store) ClaimMails(ctx context.Context, now time.Time, lease time.Durati
 		return nil, err
 	}
 	// RETURNING promises no order.
-	slices.SortFunc(out, byAge)
+	slices.SortFunc(out, gatehouse.CompareMailAge)
 	return out, nil
-}
-
-// byAge orders mails oldest first, ties by id.
-func byAge(a, b gatehouse.Mail) int {
-	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-		return c
-	}
-	switch {
-	case a.ID < b.ID:
-		return -1
-	case a.ID > b.ID:
-		return 1
-	}
-	return 0
 }
 
 // MailSent records the delivery of a mail: it leaves the queue. The error

@@ -42,7 +42,7 @@ func (s *Store) IssueEmailToken(ctx context.Context, newUser *gatehouse.User, t 
 			}
 		}
 		for _, m := range mails {
-			prepareMail(m)
+			gatehouse.PrepareMail(m)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, purpose, to_addr, subject, text_body, html_body,
                 created_at, attempts, next_attempt_at, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				m.ID, m.Purpose, m.To, m.Subject, m.Text, m.HTML,
