@@ -248,15 +248,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 	}
 	s.revokedSessions(ReasonPasswordReset, ids)
 	s.guard.users.invalidate(u.ID)
-	for _, k := range []string{limitKey("login-account", u.Email), limitKey("login-failures", u.Email), limitKey("login-delay", u.Email)} {
-		if err := s.store.ClearAttempts(ctx, k); err != nil {
-			return err
-		}
-	}
-	if err := s.clearPairLimits(ctx, u.Email); err != nil {
-		return err
-	}
-	return nil
+	return s.clearLoginLimits(ctx, u.Email)
 }
 
 // ChangeEmail asks to move the account of c to newEmail: after checking

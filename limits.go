@@ -68,9 +68,12 @@ func pairPrefix(canonicalEmail string) string {
 	return limitKey("login", canonicalEmail) + "|"
 }
 
-// clearPairLimits forgets the (account, address) counters of an account,
-// for every address.
-func (s *Service) clearPairLimits(ctx context.Context, canonicalEmail string) error {
+// clearLoginLimits forgets every login counter of an account: its own,
+// and those of its (account, address) pairs for every address.
+func (s *Service) clearLoginLimits(ctx context.Context, canonicalEmail string) error {
+	if err := s.loginGate(canonicalEmail, "").succeeded(ctx, s.store); err != nil {
+		return err
+	}
 	return s.store.ClearAttemptsPrefix(ctx, pairPrefix(canonicalEmail))
 }
 
@@ -103,16 +106,21 @@ type loginGate struct {
 	window                         time.Duration
 }
 
-// reserveLogin reserves the attempt on every counter before the password
-// is checked, and returns a *RateLimitError when any of them is over.
-func (s *Service) reserveLogin(ctx context.Context, canonicalEmail, ip string) (*loginGate, error) {
-	g := &loginGate{
+// loginGate names the counters of a login to an account from an address.
+func (s *Service) loginGate(canonicalEmail, ip string) *loginGate {
+	return &loginGate{
 		pair:     pairKey(canonicalEmail, ip),
 		account:  limitKey("login-account", canonicalEmail),
 		failures: limitKey("login-failures", canonicalEmail),
 		delay:    limitKey("login-delay", canonicalEmail),
 		window:   s.cfg.AccountLimit.Window,
 	}
+}
+
+// reserveLogin reserves the attempt on every counter before the password
+// is checked, and returns a *RateLimitError when any of them is over.
+func (s *Service) reserveLogin(ctx context.Context, canonicalEmail, ip string) (*loginGate, error) {
+	g := s.loginGate(canonicalEmail, ip)
 	now := s.now()
 	if l := s.cfg.AccountLimit; l.N > 0 {
 		failures, _, err := s.store.Attempts(ctx, g.failures, now)
