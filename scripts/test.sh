@@ -24,7 +24,19 @@ if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
 fi
 
 echo "== web: npm ci"
-(cd web && npm ci --no-audit --no-fund)
+# The registry sometimes stalls: npm retries each fetch, and the whole
+# install is tried up to three times before the run fails.
+for attempt in 1 2 3; do
+  if (cd web && npm ci --no-audit --no-fund --fetch-retries=5 --fetch-retry-mintimeout=2000 --fetch-timeout=120000); then
+    break
+  fi
+  if [ "$attempt" = 3 ]; then
+    echo "npm ci failed three times" >&2
+    exit 1
+  fi
+  echo "npm ci failed (attempt $attempt); trying again"
+  sleep 5
+done
 
 echo "== web: build (SDK, React bindings, demo app into web/dist)"
 (cd web && npm run build)
