@@ -47,6 +47,13 @@ type Session struct {
 
 	UserAgent string
 	IP        string
+
+	// ACR and AMR say how the session was authenticated (CONTRACT §8):
+	// AAL1 with [AMRPassword] after a password alone, AAL2 once a second
+	// factor was verified (at login, enrolment or step-up). Every access
+	// token of the session carries them; refreshes keep them.
+	ACR string
+	AMR []string
 }
 
 // Revoked reports whether the session was ended.
@@ -67,6 +74,7 @@ const (
 	ReasonAdmin          = "admin" // gatehouse sessions revoke
 	ReasonOAuthRevoke    = "oauth_revoke"
 	ReasonPasswordReset  = "password_reset"
+	ReasonMFAReset       = "mfa_reset" // gatehouse mfa reset
 )
 
 // SessionState is what the access-token check needs to know about a session.
@@ -125,7 +133,16 @@ type AccessClaims struct {
 	NotBefore time.Time
 	ID        string // jti
 	SessionID string // sid
+	// ACR is the session's assurance level (AAL1 or AAL2) and AMR the
+	// methods that authenticated it (RFC 8176), CONTRACT §8. A token
+	// without acr is read as AAL1.
+	ACR string
+	AMR []string
 }
+
+// AAL2 reports whether the token was issued to a session that passed a
+// second factor.
+func (c *AccessClaims) AAL2() bool { return c.ACR == AAL2 }
 
 type claimsKey struct{}
 

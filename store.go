@@ -34,7 +34,8 @@ type Store interface {
 	// returns the ids of the sessions it revoked.
 	ChangePassword(ctx context.Context, userID, hash, keepSessionID string, now time.Time) ([]string, error)
 
-	// CreateSession stores a new session.
+	// CreateSession stores a new session (with its ACR and AMR; AMR is
+	// stored as one space-separated string and read back as nil when empty).
 	CreateSession(ctx context.Context, s *Session) error
 	// Session returns ErrNotFound if there is no such session.
 	Session(ctx context.Context, id string) (*Session, error)
@@ -95,12 +96,14 @@ type Store interface {
 
 	// Prune deletes what can no longer matter: sessions that expired before
 	// sessionsBefore, revocation-feed entries and retirements older than
-	// feedBefore, attempt counters whose window ended before now, and
-	// signing keys retired before keysBefore.
+	// feedBefore, attempt counters whose window ended before now, MFA
+	// challenges expired at now, and signing keys retired before keysBefore.
 	Prune(ctx context.Context, now, sessionsBefore, feedBefore, keysBefore time.Time) error
 
 	// MailStore: email tokens and the outbox (accounts by email).
 	MailStore
+	// MFAStore: second factors and login challenges.
+	MFAStore
 }
 
 // RevocationNotifier is implemented by stores that can announce new
