@@ -37,6 +37,13 @@ var (
 	// ErrInsufficientAuth: the route needs aal2 and the session is aal1
 	// while the user has a factor (RFC 9470).
 	ErrInsufficientAuth = errors.New("confirm it's you with your second factor first (step-up)")
+	// ErrPasskeyInvalid: a passkey ceremony failed: unknown or used
+	// challenge, wrong origin or RP ID, bad signature, unknown credential,
+	// a signature counter going backwards (a cloned authenticator).
+	ErrPasskeyInvalid = errors.New("the passkey could not be verified")
+	// errPasskeyRegisterInvalid is ErrPasskeyInvalid when adding a passkey,
+	// answered 400: the session is fine, the credential is not.
+	errPasskeyRegisterInvalid = fmt.Errorf("%w: add it again", ErrPasskeyInvalid)
 )
 
 // Errors of the HTTP edge. They live here, beside the domain sentinels,
@@ -91,6 +98,8 @@ var errorCodes = []ErrorCode{
 	{ErrAlreadyEnrolled, "already_enrolled", http.StatusConflict},
 	{ErrMFANotEnrolled, "mfa_not_enrolled", http.StatusConflict},
 	{ErrInsufficientAuth, "insufficient_user_authentication", http.StatusForbidden},
+	{errPasskeyRegisterInvalid, "passkey_invalid", http.StatusBadRequest},
+	{ErrPasskeyInvalid, "passkey_invalid", http.StatusUnauthorized},
 	{ErrInvalidRequest, "invalid_request", http.StatusBadRequest},
 	{ErrPayloadTooLarge, "payload_too_large", http.StatusRequestEntityTooLarge},
 	{ErrUnsupportedMediaType, "unsupported_media_type", http.StatusUnsupportedMediaType},

@@ -125,6 +125,9 @@ type Config struct {
 	// totp package). Both are required.
 	Secrets Sealer
 	TOTP    OTP
+	// Passkeys is the WebAuthn relying party (the passkey package); nil
+	// turns passkeys off (their routes answer 404).
+	Passkeys RelyingParty
 
 	// Mail renders the mails of accounts by email; with a Store that is
 	// also a MailStore it turns those flows on. AppURL is the base of the

@@ -47,10 +47,13 @@ func (e *MFARequiredError) Error() string { return ErrMFARequired.Error() }
 func (e *MFARequiredError) Unwrap() error { return ErrMFARequired }
 
 // MFAAnswer is the answer to a challenge or a step-up: exactly one of a
-// TOTP code and a recovery code.
+// TOTP code, a recovery code, and a passkey assertion (the challenge_id
+// of POST /api/auth/passkeys/login/options and the credential).
 type MFAAnswer struct {
 	Code         string
 	RecoveryCode string
+	ChallengeID  string
+	Credential   []byte // AuthenticationResponseJSON
 }
 
 const (
@@ -67,6 +70,11 @@ const (
 // mfaStatus says which factors the user has in force.
 func (s *Service) mfaStatus(ctx context.Context, userID string) (MFAStatus, error) {
 	var st MFAStatus
+	passkeys, err := s.store.Passkeys(ctx, userID)
+	if err != nil {
+		return st, err
+	}
+	st.Passkeys = len(passkeys)
 	f, err := s.store.TOTP(ctx, userID)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -296,7 +304,7 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken string, answer MFAAnsw
 		return nil, err
 	}
 	method, err := s.checkAnswer(ctx, user, answer, client)
-	if errors.Is(err, ErrMFACodeInvalid) {
+	if errors.Is(err, ErrMFACodeInvalid) || errors.Is(err, ErrPasskeyInvalid) {
 		if _, ferr := s.store.FailMFAChallenge(ctx, hash, mfaChallengeFailures); ferr != nil {
 			return nil, ferr
 		}
@@ -345,8 +353,17 @@ func (s *Service) StepUp(ctx context.Context, c *AccessClaims, answer MFAAnswer,
 }
 
 func (a MFAAnswer) check() error {
-	if (a.Code == "") == (a.RecoveryCode == "") {
-		return Invalid("code", "send either code or recovery_code")
+	n := 0
+	for _, given := range []bool{a.Code != "", a.RecoveryCode != "", a.ChallengeID != "" || len(a.Credential) > 0} {
+		if given {
+			n++
+		}
+	}
+	if n != 1 {
+		return Invalid("code", "send one of code, recovery_code, or challenge_id with credential")
+	}
+	if (a.ChallengeID == "") != (len(a.Credential) == 0) {
+		return Invalid("credential", "a passkey answer needs both challenge_id and credential")
 	}
 	return nil
 }
@@ -360,6 +377,15 @@ func (s *Service) checkAnswer(ctx context.Context, user *User, answer MFAAnswer,
 	gate, err := s.reserveLogin(ctx, user.Email, client.IP)
 	if err != nil {
 		return "", err
+	}
+	if answer.ChallengeID != "" {
+		if _, err := s.verifyPasskey(ctx, answer.ChallengeID, answer.Credential, user.ID); err != nil {
+			if errors.Is(err, ErrPasskeyInvalid) {
+				return "", errors.Join(err, gate.failed(ctx, s.store, s.now()))
+			}
+			return "", err
+		}
+		return AMRHardwareKey, gate.succeeded(ctx, s.store)
 	}
 	ok, err := s.answerMatches(ctx, user, answer)
 	if err != nil {

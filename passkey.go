@@ -79,3 +79,28 @@ type PasskeyStore interface {
 	// concurrent consumers, one gets it.
 	ConsumeWebAuthnChallenge(ctx context.Context, id string, now time.Time) (*WebAuthnChallenge, error)
 }
+
+// RelyingParty runs the server's side of WebAuthn ceremonies (implemented
+// by the passkey package on github.com/go-webauthn/webauthn). Options are
+// the publicKey member of the WebAuthn Level 3 JSON forms
+// (PublicKeyCredentialCreationOptionsJSON, ...RequestOptionsJSON);
+// credentials are what PublicKeyCredential.toJSON() gives; sessions are
+// opaque bytes the service stores with the challenge.
+type RelyingParty interface {
+	// BeginRegistration asks for a discoverable credential with user
+	// verification for user, excluding the credentials it has.
+	BeginRegistration(user *User, existing []Passkey) (options, session []byte, err error)
+	// FinishRegistration checks a registration response against the
+	// session and returns the new passkey (ID, Name and times unset). Any
+	// failure is ErrPasskeyInvalid.
+	FinishRegistration(user *User, existing []Passkey, session, credential []byte) (*Passkey, error)
+	// BeginLogin asks for a discoverable credential (no allowCredentials)
+	// with user verification.
+	BeginLogin() (options, session []byte, err error)
+	// FinishLogin checks a login response against the session. lookup
+	// returns the owner and the passkeys of the user the response's user
+	// handle names. It returns the passkey used, with its new SignCount and
+	// BackedUp; any failure, a cloned authenticator included, is
+	// ErrPasskeyInvalid.
+	FinishLogin(session, credential []byte, lookup func(userHandle []byte) (*User, []Passkey, error)) (*Passkey, error)
+}

@@ -122,6 +122,15 @@ func (a *api) routes(mux *http.ServeMux, app http.Handler, demo bool) {
 	route("POST", "/api/auth/mfa/totp/confirm", a.authenticated(a.handleConfirmTOTP))
 	route("POST", "/api/auth/mfa/recovery-codes", a.authenticated(a.handleRecoveryCodes))
 	route("POST", "/api/auth/mfa/verify", http.HandlerFunc(a.handleMFAVerify))
+	route("POST", "/api/auth/passkeys/register/options", a.authenticated(a.handlePasskeyRegisterOptions))
+	route("POST", "/api/auth/passkeys/register", a.authenticated(a.handlePasskeyRegister))
+	route("GET", "/api/auth/passkeys", a.authenticated(a.handlePasskeys))
+	// One pattern for every method: a method-specific {id} pattern would
+	// conflict with the exact paths above, which answer 405 to any method.
+	mux.Handle("/api/auth/passkeys/{id}", a.byMethod(map[string]http.Handler{
+		"PATCH": a.authenticated(a.handleRenamePasskey), "DELETE": a.authenticated(a.handleDeletePasskey)}, "PATCH, DELETE"))
+	route("POST", "/api/auth/passkeys/login/options", http.HandlerFunc(a.handlePasskeyLoginOptions))
+	route("POST", "/api/auth/passkeys/login", http.HandlerFunc(a.handlePasskeyLogin))
 	route("POST", "/api/auth/token", http.HandlerFunc(a.handleToken))
 	route("POST", "/api/auth/revoke", http.HandlerFunc(a.handleRevoke))
 	mux.Handle("GET /api/users/me", a.authenticated(a.handleMe))
@@ -148,6 +157,18 @@ func (a *api) routes(mux *http.ServeMux, app http.Handler, demo bool) {
 
 func notFoundProblem(w http.ResponseWriter, r *http.Request) {
 	writeProblem(w, Problem{Type: "urn:gatehouse:problem:not_found", Title: "Not Found", Status: 404, Code: "not_found", Detail: "no such endpoint"})
+}
+
+// byMethod dispatches on the request method, 405 for any other.
+func (a *api) byMethod(handlers map[string]http.Handler, allow string) http.Handler {
+	refuse := methodNotAllowed(a, allow)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := handlers[r.Method]; ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		refuse.ServeHTTP(w, r)
+	})
 }
 
 func methodNotAllowed(a *api, allow string) http.Handler {

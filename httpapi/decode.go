@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse"
@@ -50,7 +51,7 @@ func mediaType(r *http.Request) (string, error) {
 type fields map[string]string
 
 // decodeJSON reads a JSON object body and returns the string members named
-// in want. It is strict where encoding/json is lenient (SECURITY.md §10):
+// in want (and, for a name ending in "{}", an object member's raw text). It is strict where encoding/json is lenient (SECURITY.md §10):
 // names match exactly (no case folding), duplicate names, invalid UTF-8 and
 // trailing data are refused with 400, a body that is not JSON is 415, a
 // member of want that is not a string (null counts as absent) is 422.
@@ -111,8 +112,20 @@ func parseJSONObject(body []byte, want []string) (fields, error) {
 	out := fields{}
 	var verr *gatehouse.ValidationError
 	for _, name := range want {
+		// A name ending in "{}" wants a JSON object, kept as its raw text
+		// (a WebAuthn credential) under the name without the suffix.
+		object := strings.HasSuffix(name, "{}")
+		name = strings.TrimSuffix(name, "{}")
 		v, ok := raw[name]
 		if !ok || string(v) == "null" {
+			continue
+		}
+		if object {
+			if bytes.HasPrefix(bytes.TrimSpace(v), []byte("{")) {
+				out[name] = string(v)
+			} else {
+				verr = verr.Add(name, "must be an object")
+			}
 			continue
 		}
 		var s string

@@ -90,7 +90,7 @@ func (a *api) handleMFAVerify(w http.ResponseWriter, r *http.Request) {
 		a.authenticated(a.handleStepUp).ServeHTTP(w, r)
 		return
 	}
-	f, err := decodeJSON(w, r, false, "mfa_token", "code", "recovery_code")
+	f, err := decodeJSON(w, r, false, answerFields("mfa_token")...)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -99,7 +99,7 @@ func (a *api) handleMFAVerify(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, gatehouse.Invalid("mfa_token", "is required (or send a bearer token to step up)"))
 		return
 	}
-	answer := gatehouse.MFAAnswer{Code: f["code"], RecoveryCode: f["recovery_code"]}
+	answer := answerOf(f)
 	g, err := a.svc.VerifyMFA(r.Context(), f["mfa_token"], answer, a.clientInfo(r))
 	a.metrics.countLogin(err)
 	if err != nil {
@@ -110,7 +110,7 @@ func (a *api) handleMFAVerify(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) handleStepUp(w http.ResponseWriter, r *http.Request, c *gatehouse.AccessClaims) {
-	f, err := decodeJSON(w, r, false, "code", "recovery_code", "mfa_token")
+	f, err := decodeJSON(w, r, false, answerFields("mfa_token")...)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -119,12 +119,25 @@ func (a *api) handleStepUp(w http.ResponseWriter, r *http.Request, c *gatehouse.
 		a.writeError(w, r, badRequest("send an mfa_token without a bearer token, or a bearer token without an mfa_token"))
 		return
 	}
-	g, err := a.svc.StepUp(r.Context(), c, gatehouse.MFAAnswer{Code: f["code"], RecoveryCode: f["recovery_code"]}, a.clientInfo(r))
+	g, err := a.svc.StepUp(r.Context(), c, answerOf(f), a.clientInfo(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	writeNoStore(w, http.StatusOK, tokensJSON{AccessToken: g.AccessToken, TokenType: "bearer", ExpiresIn: g.ExpiresIn})
+}
+
+// answerFields are the members of a second-factor answer, and more.
+func answerFields(more ...string) []string {
+	return append([]string{"code", "recovery_code", "challenge_id", "credential{}"}, more...)
+}
+
+func answerOf(f fields) gatehouse.MFAAnswer {
+	a := gatehouse.MFAAnswer{Code: f["code"], RecoveryCode: f["recovery_code"], ChallengeID: f["challenge_id"]}
+	if f["credential"] != "" {
+		a.Credential = []byte(f["credential"])
+	}
+	return a
 }
 
 // writeNoStore answers JSON that holds secrets or tokens: no cache may

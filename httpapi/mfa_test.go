@@ -142,3 +142,78 @@ func TestMFASecretsNotCached(t *testing.T) {
 		}
 	}
 }
+
+func (f *fakeService) PasskeyRegistrationOptions(context.Context, *gatehouse.AccessClaims) (string, []byte, error) {
+	return "ch_1", []byte(`{"challenge":"abc"}`), f.err
+}
+func (f *fakeService) RegisterPasskey(_ context.Context, _ *gatehouse.AccessClaims, id string, cred []byte, name string) (*gatehouse.Passkey, error) {
+	f.calls = append(f.calls, "register "+id+" "+string(cred)+" "+name)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &gatehouse.Passkey{ID: "pk_1", Name: name}, nil
+}
+func (f *fakeService) Passkeys(context.Context, *gatehouse.AccessClaims) ([]gatehouse.Passkey, error) {
+	return []gatehouse.Passkey{{ID: "pk_1", Name: "Laptop"}}, f.err
+}
+func (f *fakeService) RenamePasskey(_ context.Context, _ *gatehouse.AccessClaims, id, name string) (*gatehouse.Passkey, error) {
+	return &gatehouse.Passkey{ID: id, Name: name}, f.err
+}
+func (f *fakeService) DeletePasskey(context.Context, *gatehouse.AccessClaims, string) error {
+	return f.err
+}
+func (f *fakeService) PasskeyLoginOptions(context.Context, gatehouse.ClientInfo) (string, []byte, error) {
+	return "ch_2", []byte(`{"challenge":"def"}`), f.err
+}
+func (f *fakeService) LoginWithPasskey(_ context.Context, id string, cred []byte, _ gatehouse.ClientInfo) (*gatehouse.Grant, error) {
+	f.calls = append(f.calls, "login "+id+" "+string(cred))
+	if f.err != nil {
+		return nil, f.err
+	}
+	return f.grant(), nil
+}
+
+// The passkey routes carry the WebAuthn JSON through untouched: options
+// out as publicKey, the credential in as an object.
+func TestPasskeyRoutes(t *testing.T) {
+	f := &fakeService{}
+	h := newTestHandler(f)
+	r := jsonRequest("POST", "/api/auth/passkeys/register/options", "")
+	r.Header.Set("Authorization", "Bearer x.y.z")
+	if a := do(t, h, r); a.status != 200 || a.body != `{"challenge_id":"ch_1","publicKey":{"challenge":"abc"}}`+"\n" {
+		t.Fatalf("register options: %d %s", a.status, a.body)
+	}
+	r = jsonRequest("POST", "/api/auth/passkeys/register", `{"challenge_id":"ch_1","credential":{"id":"x","type":"public-key"},"name":"Laptop"}`)
+	r.Header.Set("Authorization", "Bearer x.y.z")
+	if a := do(t, h, r); a.status != 201 || !strings.Contains(a.body, `"name":"Laptop"`) || !strings.Contains(a.body, `"last_used_at":null`) {
+		t.Fatalf("register: %d %s", a.status, a.body)
+	}
+	r = jsonRequest("POST", "/api/auth/passkeys/register", `{"challenge_id":"ch_1","credential":"not an object"}`)
+	r.Header.Set("Authorization", "Bearer x.y.z")
+	if a := do(t, h, r); a.status != 422 || a.problem.Errors[0].Field != "credential" {
+		t.Fatalf("credential as a string: %d %s", a.status, a.body)
+	}
+	if a := do(t, h, jsonRequest("POST", "/api/auth/passkeys/login/options", "")); a.status != 200 || !strings.Contains(a.body, `"challenge_id":"ch_2"`) {
+		t.Fatalf("login options: %d %s", a.status, a.body)
+	}
+	if a := do(t, h, jsonRequest("POST", "/api/auth/passkeys/login", `{"challenge_id":"ch_2","credential":{"id":"y"}}`)); a.status != 200 || !strings.Contains(a.body, `"refresh_token"`) {
+		t.Fatalf("login: %d %s", a.status, a.body)
+	}
+	if a := do(t, h, jsonRequest("POST", "/api/auth/passkeys/login", `{"challenge_id":"ch_2"}`)); a.status != 422 {
+		t.Fatalf("login without a credential: %d %s", a.status, a.body)
+	}
+	r = jsonRequest("PUT", "/api/auth/passkeys/pk_1", "")
+	r.Header.Set("Authorization", "Bearer x.y.z")
+	if a := do(t, h, r); a.status != 405 || a.header.Get("Allow") != "PATCH, DELETE" {
+		t.Fatalf("PUT: %d %v", a.status, a.header)
+	}
+	want := `register ch_1 {"id":"x","type":"public-key"} Laptop,login ch_2 {"id":"y"}`
+	if strings.Join(f.calls, ",") != want {
+		t.Fatalf("calls %q, want %q", f.calls, want)
+	}
+	// A failed login ceremony is 401 passkey_invalid; a failed registration 400.
+	f.err = gatehouse.ErrPasskeyInvalid
+	if a := do(t, h, jsonRequest("POST", "/api/auth/passkeys/login", `{"challenge_id":"ch_2","credential":{"id":"y"}}`)); a.status != 401 || a.problem.Code != "passkey_invalid" {
+		t.Fatalf("refused login: %d %s", a.status, a.body)
+	}
+}

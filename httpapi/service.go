@@ -38,6 +38,14 @@ type Service interface {
 	VerifyMFA(ctx context.Context, mfaToken string, answer gatehouse.MFAAnswer, client gatehouse.ClientInfo) (*gatehouse.Grant, error)
 	StepUp(ctx context.Context, c *gatehouse.AccessClaims, answer gatehouse.MFAAnswer, client gatehouse.ClientInfo) (*gatehouse.Grant, error)
 
+	PasskeyRegistrationOptions(ctx context.Context, c *gatehouse.AccessClaims) (string, []byte, error)
+	RegisterPasskey(ctx context.Context, c *gatehouse.AccessClaims, challengeID string, credential []byte, name string) (*gatehouse.Passkey, error)
+	Passkeys(ctx context.Context, c *gatehouse.AccessClaims) ([]gatehouse.Passkey, error)
+	RenamePasskey(ctx context.Context, c *gatehouse.AccessClaims, id, name string) (*gatehouse.Passkey, error)
+	DeletePasskey(ctx context.Context, c *gatehouse.AccessClaims, id string) error
+	PasskeyLoginOptions(ctx context.Context, client gatehouse.ClientInfo) (string, []byte, error)
+	LoginWithPasskey(ctx context.Context, challengeID string, credential []byte, client gatehouse.ClientInfo) (*gatehouse.Grant, error)
+
 	CreatePost(ctx context.Context, c *gatehouse.AccessClaims, title, body string) (*gatehouse.Post, error)
 	ListPosts(ctx context.Context, after *gatehouse.PostCursor, limit int) ([]gatehouse.Post, *gatehouse.PostCursor, error)
 	DeletePost(ctx context.Context, c *gatehouse.AccessClaims, id string) error

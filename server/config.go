@@ -42,6 +42,14 @@ type Config struct {
 
 	CORSOrigins []string
 
+	// WebAuthnRPID is the domain passkeys are bound to; empty means the
+	// issuer's host ("localhost" when the issuer is a loopback address,
+	// since WebAuthn takes no IP address). WebAuthnOrigins are the origins
+	// passkey ceremonies may come from; empty means the issuer's origin and
+	// CORSOrigins, those of them on the RP ID.
+	WebAuthnRPID    string
+	WebAuthnOrigins []string
+
 	// Mail: SMTPURL is smtp://[user:pass@]host:port (STARTTLS when offered;
 	// ?tls=required insists) or smtps://host:port. Empty: mails are written
 	// to the log instead (development). SMTPFrom defaults to

@@ -188,6 +188,9 @@ func assemble(ctx context.Context, cfg Config, db DB, store gatehouse.Store, onR
 		return nil, err
 	}
 	svcCfg.TOTP = totp.TOTP{}
+	if svcCfg.Passkeys, err = relyingParty(cfg); err != nil {
+		return nil, err
+	}
 	svcCfg.Policy = cfg.Policy
 	svcCfg.RevocationPoll = cfg.RevocationPoll
 	svcCfg.Logger = cfg.Logger

@@ -28,6 +28,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	c.fs.Var(positiveDuration{&cfg.SessionTTL}, "session-ttl", "absolute lifetime of a session from login")
 	c.fs.Var(nonNegativeDuration{&cfg.ReuseGrace}, "reuse-grace", "how long a rotated refresh token may be presented again and get the session's current one; 0 turns the grace off")
 	c.fs.Var(originsValue{&cfg.CORSOrigins}, "cors-origins", "comma-separated exact origins allowed to call the API with credentials")
+	c.fs.StringVar(&cfg.WebAuthnRPID, "webauthn-rp-id", "", "domain passkeys are bound to (default: the issuer's host; localhost for a loopback issuer)")
+	c.fs.Var(originsValue{&cfg.WebAuthnOrigins}, "webauthn-origins", "comma-separated origins passkey sign-ins may come from (default: the issuer's origin and --cors-origins on the RP ID)")
 	c.fs.Var(prefixesValue{&cfg.TrustedProxies}, "trusted-proxies", "comma-separated CIDR blocks of the reverse proxies in front; from them only, X-Forwarded-For names the client")
 	c.fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate chain: serve HTTPS (HTTP/2 on) with it; reloaded when the file changes or on SIGHUP")
 	c.fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
