@@ -304,10 +304,11 @@ func (s *Store) RaiseSession(ctx context.Context, sessionID, acr string, amr []s
 }
 
 // ResetMFA removes every second factor of the user (TOTP, recovery codes,
-// pending challenges) and, in the same transaction, revokes every live
-// session of the user with reason, appending them to the feed as
-// RevokeUserSessions does: whoever held a session may have been the one
-// who took over the factors. It returns the ids of the revoked sessions.
+// passkeys, pending MFA and WebAuthn challenges) and, in the same
+// transaction, revokes every live session of the user with reason,
+// appending them to the feed as RevokeUserSessions does: whoever held a
+// session may have been the one who took over the factors. It returns the
+// ids of the revoked sessions.
 func (s *Store) ResetMFA(ctx context.Context, userID, reason string, now time.Time) ([]string, error) {
 	if hasNUL(userID) {
 		return nil, nil
@@ -318,6 +319,8 @@ func (s *Store) ResetMFA(ctx context.Context, userID, reason string, now time.Ti
 			`DELETE FROM totp_factors WHERE user_id = $1`,
 			`DELETE FROM recovery_codes WHERE user_id = $1`,
 			`DELETE FROM mfa_challenges WHERE user_id = $1`,
+			`DELETE FROM passkeys WHERE user_id = $1`,
+			`DELETE FROM webauthn_challenges WHERE user_id = $1`,
 		} {
 			if _, err := tx.Exec(ctx, q, userID); err != nil {
 				return err
