@@ -30,7 +30,11 @@
 //     Party must consume SessionData exactly once;
 //   - UV flag missing when the session asked userVerification "required":
 //     error ("User verification required but flag not set by authenticator"),
-//     at registration and at login;
+//     at registration and at login. Only "required" is enforced: with the
+//     default Config (empty userVerification) or "preferred", UV=0 passes;
+//   - UP flag missing: error ("User presence required but flag not set");
+//   - BE flag different from the one stored at registration: error
+//     ("Backup Eligible flag inconsistency");
 //   - a sign counter that does not increase (a cloned authenticator): NO
 //     error. The returned Credential has Authenticator.CloneWarning = true and
 //     Authenticator.SignCount left at the stored value; the Relying Party must
