@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/migrate"
 	"github.com/gatehouse/gatehouse/postgres/pgtest"
 )
 
@@ -29,17 +30,7 @@ func TestMigrateMFAOnOldDatabase(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	t0 := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
-	if _, err := s.pool.Exec(ctx, createMigrationsTable); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:2] {
-		if _, err := s.pool.Exec(ctx, m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	applyMigrations(t, s, ms[:2])
 	// What 0002's code wrote: no acr, no amr.
 	if _, err := s.pool.Exec(ctx, `INSERT INTO users (id, email, password_hash, created_at) VALUES ('u1', 'u@example.com', 'h', $1)`, t0); err != nil {
 		t.Fatal(err)
@@ -49,8 +40,8 @@ func TestMigrateMFAOnOldDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	applied, err := s.Migrate(ctx)
-	if err != nil || !slices.Equal(applied, []string{"0003_mfa"}) {
-		t.Fatalf("Migrate = %v, %v; want [0003_mfa]", applied, err)
+	if want := names(ms[2:]); err != nil || !slices.Equal(applied, want) {
+		t.Fatalf("Migrate = %v, %v; want %v", applied, err, want)
 	}
 
 	sess, err := s.Session(ctx, "s1")
@@ -77,5 +68,107 @@ func TestMigrateMFAOnOldDatabase(t *testing.T) {
 		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil || n != 0 {
 			t.Errorf("%s has %d rows (%v) after its user was deleted, want 0", table, n, err)
 		}
+	}
+}
+
+// applyMigrations applies ms and records them, as Migrate did when they
+// were the latest: a schema of an older release.
+func applyMigrations(t *testing.T, s *Store, ms []migrate.Migration) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.pool.Exec(ctx, createMigrationsTable); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if _, err := s.pool.Exec(ctx, m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if _, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// names returns the names of ms, in order.
+func names(ms []migrate.Migration) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Name)
+	}
+	return out
+}
+
+// TestMigratePasskeysOnOldDatabase upgrades a schema of the previous
+// release (0001 to 0003, with a user, a session and a TOTP factor in it)
+// to 0004: what was there still reads; passkeys, with a sign count past
+// integer's range, and WebAuthn challenges work; and deleting the user
+// takes its passkeys and registrations with it, while a discoverable
+// login, nobody's, stays.
+func TestMigratePasskeysOnOldDatabase(t *testing.T) {
+	ctx := context.Background()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) < 4 || ms[3].Name != "0004_passkeys" {
+		t.Fatalf("the fourth migration is not 0004_passkeys")
+	}
+	s, err := Open(ctx, pgtest.URL(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	t0 := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	applyMigrations(t, s, ms[:3])
+	for _, q := range []string{
+		`INSERT INTO users (id, email, password_hash, created_at) VALUES ('u1', 'u@example.com', 'h', $1)`,
+		`INSERT INTO sessions (id, user_id, secret, generation, created_at, last_used_at, rotated_at,
+            idle_expires_at, expires_at, acr, amr) VALUES ('s1', 'u1', '\x00', 1, $1, $1, $1, $1, $1, 'aal2', 'pwd otp mfa')`,
+		`INSERT INTO totp_factors (user_id, sealed_secret, last_step, created_at, confirmed_at)
+            VALUES ('u1', '\x01', 9, $1, $1)`,
+	} {
+		if _, err := s.pool.Exec(ctx, q, t0); err != nil {
+			t.Fatalf("setting up the old schema: %v", err)
+		}
+	}
+	applied, err := s.Migrate(ctx)
+	if want := names(ms[3:]); err != nil || !slices.Equal(applied, want) {
+		t.Fatalf("Migrate = %v, %v; want %v", applied, err, want)
+	}
+
+	if sess, err := s.Session(ctx, "s1"); err != nil || sess.ACR != gatehouse.AAL2 {
+		t.Errorf("the old session after Migrate = %+v, %v", sess, err)
+	}
+	if f, err := s.TOTP(ctx, "u1"); err != nil || !f.Confirmed() || f.LastStep != 9 {
+		t.Errorf("the old TOTP factor after Migrate = %+v, %v", f, err)
+	}
+	p := &gatehouse.Passkey{ID: "p1", UserID: "u1", CredentialID: []byte("cred"), PublicKey: []byte("k"),
+		Attestation: "none", AAGUID: make([]byte, 16), SignCount: 4294967295, Name: "key", CreatedAt: t0}
+	if err := s.CreatePasskey(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.PasskeyByCredentialID(ctx, []byte("cred")); err != nil || got.SignCount != p.SignCount {
+		t.Errorf("PasskeyByCredentialID = %+v, %v", got, err)
+	}
+	for _, c := range []gatehouse.WebAuthnChallenge{
+		{ID: "reg", Ceremony: gatehouse.CeremonyRegister, UserID: "u1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+		{ID: "login", Ceremony: gatehouse.CeremonyLogin, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+	} {
+		if err := s.CreateWebAuthnChallenge(ctx, &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if _, err := s.pool.Exec(ctx, `DELETE FROM users WHERE id = 'u1'`); err != nil {
+		t.Fatalf("deleting the user: %v", err)
+	}
+	for table, want := range map[string]int{"passkeys": 0, "webauthn_challenges": 1, "totp_factors": 0, "sessions": 0} {
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil || n != want {
+			t.Errorf("%s has %d rows (%v) after the user was deleted, want %d", table, n, err, want)
+		}
+	}
+	if _, err := s.ConsumeWebAuthnChallenge(ctx, "login", t0); err != nil {
+		t.Errorf("the discoverable login after the user was deleted: %v", err)
 	}
 }

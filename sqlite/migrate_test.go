@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/migrate"
 )
 
 // allMigrations returns the names of the embedded migrations, in order.
@@ -61,7 +62,7 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, len(want))
 	}
 	for _, table := range []string{"users", "sessions", "retired_tokens", "revocations", "attempts", "posts", "signing_keys", "email_tokens", "outbox",
-		"totp_factors", "recovery_codes", "mfa_challenges"} {
+		"totp_factors", "recovery_codes", "mfa_challenges", "passkeys", "webauthn_challenges"} {
 		if ok, err := s.hasTable(ctx, table); !ok || err != nil {
 			t.Errorf("table %s missing after Migrate (%v)", table, err)
 		}
@@ -147,17 +148,8 @@ func TestMigrateMFAOnOldDatabase(t *testing.T) {
 	s := openRaw(t, filepath.Join(t.TempDir(), "g.db"))
 	t0 := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
 	err = s.writeTx(ctx, "old release", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+		if err := applyMigrations(ctx, tx, ms[:2], t0); err != nil {
 			return err
-		}
-		for _, m := range ms[:2] {
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.Version, m.Name, t0.UnixMicro()); err != nil {
-				return err
-			}
 		}
 		// What 0002's code wrote: no acr, no amr.
 		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, password_hash, created_at) VALUES ('u1', 'u@example.com', 'h', ?)`,
@@ -173,8 +165,8 @@ func TestMigrateMFAOnOldDatabase(t *testing.T) {
 		t.Fatalf("setting up the old schema: %v", err)
 	}
 	applied, err := s.Migrate(ctx)
-	if err != nil || !slices.Equal(applied, []string{"0003_mfa"}) {
-		t.Fatalf("Migrate = %v, %v; want [0003_mfa]", applied, err)
+	if err != nil || !slices.Equal(applied, allMigrations(t)[2:]) {
+		t.Fatalf("Migrate = %v, %v; want %v", applied, err, allMigrations(t)[2:])
 	}
 
 	sess, err := s.Session(ctx, "s1")
@@ -205,5 +197,101 @@ func TestMigrateMFAOnOldDatabase(t *testing.T) {
 		if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil || n != 0 {
 			t.Errorf("%s has %d rows (%v) after its user was deleted, want 0", table, n, err)
 		}
+	}
+}
+
+// applyMigrations applies ms in tx and records them, as Migrate did when
+// they were the latest: a database of an older release.
+func applyMigrations(ctx context.Context, tx *sql.Tx, ms []migrate.Migration, at time.Time) error {
+	if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+			m.Version, m.Name, at.UnixMicro()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestMigratePasskeysOnOldDatabase upgrades a database of the previous
+// release (0001 to 0003, with a user, a session and a TOTP factor in it)
+// to 0004: what was there still reads; passkeys and WebAuthn challenges
+// work; and deleting the user takes its passkeys and registrations with
+// it (ON DELETE CASCADE), while a discoverable login, nobody's, stays.
+func TestMigratePasskeysOnOldDatabase(t *testing.T) {
+	ctx := context.Background()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) < 4 || ms[3].Name != "0004_passkeys" {
+		t.Fatalf("migrations = %v, want 0004_passkeys fourth", allMigrations(t))
+	}
+	s := openRaw(t, filepath.Join(t.TempDir(), "g.db"))
+	t0 := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	err = s.writeTx(ctx, "old release", func(tx *sql.Tx) error {
+		if err := applyMigrations(ctx, tx, ms[:3], t0); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, password_hash, created_at) VALUES ('u1', 'u@example.com', 'h', ?)`,
+			t0.UnixMicro()); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, user_id, secret, generation, created_at, last_used_at,
+            rotated_at, idle_expires_at, expires_at, acr, amr) VALUES ('s1', 'u1', x'00', 1, ?, ?, ?, ?, ?, 'aal2', 'pwd otp mfa')`,
+			t0.UnixMicro(), t0.UnixMicro(), t0.UnixMicro(), t0.Add(time.Hour).UnixMicro(), t0.Add(time.Hour).UnixMicro()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO totp_factors (user_id, sealed_secret, last_step, created_at, confirmed_at)
+            VALUES ('u1', x'01', 9, ?, ?)`, t0.UnixMicro(), t0.UnixMicro())
+		return err
+	})
+	if err != nil {
+		t.Fatalf("setting up the old schema: %v", err)
+	}
+	applied, err := s.Migrate(ctx)
+	if err != nil || !slices.Equal(applied, allMigrations(t)[3:]) {
+		t.Fatalf("Migrate = %v, %v; want %v", applied, err, allMigrations(t)[3:])
+	}
+
+	if sess, err := s.Session(ctx, "s1"); err != nil || sess.ACR != gatehouse.AAL2 {
+		t.Errorf("the old session after Migrate = %+v, %v", sess, err)
+	}
+	if f, err := s.TOTP(ctx, "u1"); err != nil || !f.Confirmed() || f.LastStep != 9 {
+		t.Errorf("the old TOTP factor after Migrate = %+v, %v", f, err)
+	}
+	p := &gatehouse.Passkey{ID: "p1", UserID: "u1", CredentialID: []byte("cred"), PublicKey: []byte("k"),
+		Attestation: "none", AAGUID: make([]byte, 16), SignCount: 4294967295, Name: "key", CreatedAt: t0}
+	if err := s.CreatePasskey(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.PasskeyByCredentialID(ctx, []byte("cred")); err != nil || got.SignCount != p.SignCount {
+		t.Errorf("PasskeyByCredentialID = %+v, %v", got, err)
+	}
+	for _, c := range []gatehouse.WebAuthnChallenge{
+		{ID: "reg", Ceremony: gatehouse.CeremonyRegister, UserID: "u1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+		{ID: "login", Ceremony: gatehouse.CeremonyLogin, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+	} {
+		if err := s.CreateWebAuthnChallenge(ctx, &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if _, err := s.write.ExecContext(ctx, `DELETE FROM users WHERE id = 'u1'`); err != nil {
+		t.Fatalf("deleting the user: %v", err)
+	}
+	for table, want := range map[string]int{"passkeys": 0, "webauthn_challenges": 1, "totp_factors": 0, "sessions": 0} {
+		var n int
+		if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil || n != want {
+			t.Errorf("%s has %d rows (%v) after the user was deleted, want %d", table, n, err, want)
+		}
+	}
+	if _, err := s.ConsumeWebAuthnChallenge(ctx, "login", t0); err != nil {
+		t.Errorf("the discoverable login after the user was deleted: %v", err)
 	}
 }

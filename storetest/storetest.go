@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 	t.Run("EmailTokens", func(t *testing.T) { testEmailTokens(t, open) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open) })
 	t.Run("MFA", func(t *testing.T) { testMFA(t, open) })
+	t.Run("Passkeys", func(t *testing.T) { testPasskeys(t, open) })
 }
 
 // base is the suite's "now": microsecond precision, far from any edge.
