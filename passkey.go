@@ -63,7 +63,12 @@ type PasskeyStore interface {
 	// ErrNotFound.
 	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*Passkey, error)
 	// PasskeyUsed records a sign-in with a passkey: its new SignCount and
-	// BackedUp flag, and LastUsedAt = now. ErrNotFound if it is gone.
+	// BackedUp flag, and LastUsedAt = now, if, and only if, signCount is
+	// above the stored count or both are 0 (an authenticator that does not
+	// count): a compare-and-swap, so that two sign-ins racing with one
+	// counter value (a cloned authenticator) are not both accepted
+	// (WebAuthn §6.1.1). ErrConflict when the counter did not grow,
+	// ErrNotFound if the passkey is gone.
 	PasskeyUsed(ctx context.Context, id string, signCount uint32, backedUp bool, now time.Time) error
 	// RenamePasskey renames a passkey of the user; ErrNotFound when the
 	// user has no passkey with that id.

@@ -269,8 +269,12 @@ func (s *Service) verifyPasskey(ctx context.Context, challengeID string, credent
 		return nil, err
 	}
 	if err := s.store.PasskeyUsed(ctx, used.ID, used.SignCount, used.BackedUp, s.now().UTC()); err != nil {
-		if errors.Is(err, ErrNotFound) {
+		switch {
+		case errors.Is(err, ErrNotFound):
 			return nil, ErrPasskeyInvalid // removed meanwhile
+		case errors.Is(err, ErrConflict):
+			s.log.WarnContext(ctx, "passkey refused: its signature counter did not grow (a cloned authenticator?)", "user_id", used.UserID, "passkey_id", used.ID)
+			return nil, fmt.Errorf("%w: the signature counter did not grow", ErrPasskeyInvalid)
 		}
 		return nil, err
 	}

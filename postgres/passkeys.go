@@ -95,13 +95,22 @@ func (s *Store) PasskeyUsed(ctx context.Context, id string, signCount uint32, ba
 		return notFound("passkey", id)
 	}
 	return s.do(ctx, "passkey used", func(ctx context.Context) error {
+		// The counter check again, inside the write: of two sign-ins
+		// racing with one counter value (a clone), one wins.
 		tag, err := s.pool.Exec(ctx, `UPDATE passkeys SET sign_count = $1, backed_up = $2, last_used_at = $3
-            WHERE id = $4`, int64(signCount), backedUp, now, id)
+            WHERE id = $4 AND (sign_count < $1 OR (sign_count = 0 AND $1 = 0))`, int64(signCount), backedUp, now, id)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return notFound("passkey", id)
+			var exists bool
+			if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM passkeys WHERE id = $1)`, id).Scan(&exists); err != nil {
+				return err
+			}
+			if !exists {
+				return notFound("passkey", id)
+			}
+			return fmt.Errorf("passkey %s: the signature counter did not grow: %w", id, gatehouse.ErrConflict)
 		}
 		return nil
 	})

@@ -77,13 +77,24 @@ func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) 
 // [gatehouse.ErrNotFound] when the passkey is gone.
 func (s *Store) PasskeyUsed(ctx context.Context, id string, signCount uint32, backedUp bool, now time.Time) error {
 	return s.groupTx(ctx, "passkey used", func(ctx context.Context, tx *sql.Tx) error {
+		// The counter check again, inside the write: of two sign-ins
+		// racing with one counter value (a clone), one wins.
 		n, err := affected(tx.ExecContext(ctx, `UPDATE passkeys SET sign_count = ?, backed_up = ?, last_used_at = ?
-            WHERE id = ?`, int64(signCount), backedUp, now.UnixMicro(), id))
+            WHERE id = ? AND (sign_count < ? OR (sign_count = 0 AND ? = 0))`,
+			int64(signCount), backedUp, now.UnixMicro(), id, int64(signCount), int64(signCount)))
 		if err != nil {
 			return err
 		}
 		if n == 0 {
-			return notFound("passkey", id)
+			var exists int
+			err := tx.QueryRowContext(ctx, `SELECT count(*) FROM passkeys WHERE id = ?`, id).Scan(&exists)
+			if err != nil {
+				return err
+			}
+			if exists == 0 {
+				return notFound("passkey", id)
+			}
+			return fmt.Errorf("passkey %s: the signature counter did not grow: %w", id, gatehouse.ErrConflict)
 		}
 		return nil
 	})

@@ -3,8 +3,12 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,18 +199,53 @@ func testPasskeys(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		mustCreatePasskey(t, st, p)
 		other := mustCreatePasskey(t, st, newPasskey(u.ID, base))
 
-		if err := st.PasskeyUsed(ctx, p.ID, math.MaxUint32, true, at(time.Minute)); err != nil {
+		if err := st.PasskeyUsed(ctx, p.ID, 8, true, at(time.Minute)); err != nil {
 			t.Fatalf("PasskeyUsed: %v", err)
 		}
-		p.SignCount, p.BackedUp, p.LastUsedAt = math.MaxUint32, true, at(time.Minute)
+		p.SignCount, p.BackedUp, p.LastUsedAt = 8, true, at(time.Minute)
 		wantPasskey(t, mustPasskey(t, st, p.CredentialID), p)
-		// A synced passkey reports 0 and may stop being backed up.
-		if err := st.PasskeyUsed(ctx, p.ID, 0, false, at(2*time.Minute)); err != nil {
-			t.Fatalf("second PasskeyUsed: %v", err)
+		// A counter that does not grow is refused, and nothing changes:
+		// the same value again, or a lower one (a clone).
+		for _, n := range []uint32{8, 5, 0} {
+			wantErr(t, fmt.Sprintf("PasskeyUsed with counter %d after 8", n),
+				st.PasskeyUsed(ctx, p.ID, n, false, at(2*time.Minute)), gatehouse.ErrConflict)
 		}
-		p.SignCount, p.BackedUp, p.LastUsedAt = 0, false, at(2*time.Minute)
 		wantPasskey(t, mustPasskey(t, st, p.CredentialID), p)
+		if err := st.PasskeyUsed(ctx, p.ID, math.MaxUint32, true, at(3*time.Minute)); err != nil {
+			t.Fatalf("PasskeyUsed up to the largest counter: %v", err)
+		}
+		p.SignCount, p.LastUsedAt = math.MaxUint32, at(3*time.Minute)
+		wantPasskey(t, mustPasskey(t, st, p.CredentialID), p)
+		// A synced passkey reports 0 every time, and may stop being backed up.
+		for i := range 2 {
+			if err := st.PasskeyUsed(ctx, other.ID, 0, i == 0, at(time.Duration(i)*time.Minute)); err != nil {
+				t.Fatalf("PasskeyUsed of a passkey that does not count (%d): %v", i, err)
+			}
+		}
+		other.BackedUp, other.LastUsedAt = false, at(time.Minute)
 		wantPasskey(t, mustPasskey(t, st, other.CredentialID), other)
+
+		// Two sign-ins racing with one counter value: one wins.
+		racer := mustCreatePasskey(t, st, newPasskey(u.ID, base))
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := st.PasskeyUsed(ctx, racer.ID, 100, false, base)
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case !errors.Is(err, gatehouse.ErrConflict):
+					t.Errorf("racing PasskeyUsed: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("%d racing sign-ins with one counter value were accepted, want 1", wins.Load())
+		}
 
 		wantErr(t, "PasskeyUsed of an unknown passkey",
 			st.PasskeyUsed(ctx, gatehouse.NewID(), 1, false, base), gatehouse.ErrNotFound)
