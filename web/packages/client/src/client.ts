@@ -1,6 +1,7 @@
 import { Account } from './account.js';
 import { AuthError, asAuthError, type AuthErrorCode } from './errors.js';
 import { signInWith, type GrantDeps } from './grant.js';
+import { validateSession } from './startup.js';
 import { Mfa, type MfaLogin, type MfaStatus, type SecondFactor, type TotpEnrollment } from './mfa.js';
 import { Refresher } from './refresh.js';
 import { Schedule } from './schedule.js';
@@ -191,7 +192,14 @@ export class AuthClient {
     const s = this.session;
     for (let attempt = 0; !this.disposed; attempt++) {
       try {
-        await this.validate();
+        await validateSession({
+          session: this.session,
+          tabs: this.tabs,
+          schedule: this.schedule,
+          refresher: this.refresher,
+          sessionHint: this.sessionHint,
+          fetch: (p) => this.fetch(p),
+        });
         return;
       } catch (e) {
         const err = asAuthError(e);
@@ -208,55 +216,6 @@ export class AuthClient {
         await new Promise((r) => setTimeout(r, this.backoff(attempt, err)));
       }
     }
-  }
-
-  private async validate(): Promise<void> {
-    const s = this.session;
-    const store = s.storage;
-    if (s.getSnapshot().status === 'authenticated') return; // a login or another tab got there first
-    if (!s.tokens) {
-      const loaded = store.load();
-      if (loaded) s.setTokens(loaded);
-    }
-    if (s.tokens && store.sharing === 'session') {
-      // A duplicated tab, or a reload of a tab whose session other tabs
-      // share: take the newest tokens from them rather than refreshing a
-      // copy of a refresh token that may be retired already.
-      const user = await this.tabs.greet(s.tokens);
-      if (user && s.tokens) {
-        s.signedIn(user);
-        return;
-      }
-    }
-    if (!s.tokens && store.sharing === 'origin') {
-      const other = await this.tabs.askOtherTabs();
-      if (other) {
-        s.setTokens(other.tokens);
-        s.signedIn(other.user);
-        return;
-      }
-    }
-    // No refresh token anywhere: nobody is signed in. With the cookie only
-    // the server can tell, by trying the HttpOnly cookie; the marker says
-    // when that cannot succeed, so a signed-out load sends no refresh that
-    // is bound to fail with a 401.
-    const noCookie = store.cookieTransport && this.sessionHint && store.maySignIn?.() === false;
-    if (!s.tokens && (!store.cookieTransport || noCookie)) {
-      s.setState({ status: 'unauthenticated', user: null, error: null });
-      return;
-    }
-    if (!s.tokens || this.schedule.needsRefresh(s.tokens)) await this.refresher.refreshFrom(s.tokens);
-    let res = await this.fetch('/api/users/me');
-    if (res.status === 401 && s.tokens) {
-      // Not an expiry (fetch handled that): a token the server no longer
-      // accepts. One refresh decides whether the session is still alive.
-      await this.refresher.refreshFrom(s.tokens);
-      res = await this.fetch('/api/users/me');
-    }
-    if (!res.ok) throw await errorFromResponse(res);
-    const user = (await res.json()) as User;
-    if (!s.tokens) throw new AuthError(401, 'signed_out', 'signed out during start-up');
-    s.signedIn(user);
   }
 
   // ---- login, registration, logout ---------------------------------------
