@@ -112,14 +112,26 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 	if err != nil {
 		return nil, err
 	}
-	if err := gate.succeeded(ctx, s.store); err != nil {
+	factors, err := s.mfaStatus(ctx, user.ID)
+	if err != nil {
 		return nil, err
+	}
+	if !factors.Enabled() {
+		// With a second factor the password is only half a login: the
+		// counters stay until the factor is right too, so that a known
+		// password cannot reset the account's limit between code guesses.
+		if err := gate.succeeded(ctx, s.store); err != nil {
+			return nil, err
+		}
 	}
 	if s.cfg.RequireVerifiedEmail && !user.EmailVerified {
 		// Said only to the holder of the right password: no enumeration.
 		return nil, ErrEmailNotVerified
 	}
-	grant, err := s.startSession(ctx, user, client)
+	if factors.Enabled() {
+		return nil, s.challenge(ctx, user, client, factors)
+	}
+	grant, err := s.startSession(ctx, user, client, AAL1, []string{AMRPassword})
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +183,9 @@ func (s *Service) verifyPassword(ctx context.Context, typed, canonical string, w
 // Failures count against the login limit like failed logins. Returns
 // ErrInvalidCredentials, *ValidationError, *RateLimitError, ErrServerBusy.
 func (s *Service) ChangePassword(ctx context.Context, c *AccessClaims, current, next string, client ClientInfo) error {
+	if err := s.requireAAL2(ctx, c); err != nil {
+		return err
+	}
 	user, err := s.store.UserByID(ctx, c.Subject)
 	if err != nil {
 		return err

@@ -259,6 +259,9 @@ func (s *Service) ChangeEmail(ctx context.Context, c *AccessClaims, newEmail, cu
 	if !s.mailEnabled() {
 		return errMailOff
 	}
+	if err := s.requireAAL2(ctx, c); err != nil {
+		return err
+	}
 	var verr *ValidationError
 	canonical, err := CanonicalEmail(newEmail)
 	if err != nil {

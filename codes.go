@@ -2,6 +2,7 @@ package gatehouse
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -14,6 +15,28 @@ var (
 	// ErrSignupDisabled: the operator turned public sign-up off; accounts
 	// come from an administrator (the CLI's "user create").
 	ErrSignupDisabled = errors.New("sign-up is turned off: ask an administrator for an account")
+)
+
+// Errors of second factors (CONTRACT §8).
+var (
+	// ErrMFARequired: the password was right, and the account has a second
+	// factor; the error is a *MFARequiredError carrying the challenge.
+	ErrMFARequired = errors.New("a second factor is required: answer the challenge at /api/auth/mfa/verify")
+	// ErrMFACodeInvalid: a wrong, replayed or used code or recovery code.
+	ErrMFACodeInvalid = errors.New("the code is not valid")
+	// errTOTPConfirmCodeInvalid is ErrMFACodeInvalid when confirming an
+	// enrolment, answered 400: the session is fine, the input is wrong.
+	errTOTPConfirmCodeInvalid = fmt.Errorf("%w: enter the current code of the authenticator app", ErrMFACodeInvalid)
+	// ErrMFATokenInvalid: an mfa_token unknown, used, expired, dead after
+	// too many wrong codes, or sent from another client address.
+	ErrMFATokenInvalid = errors.New("the sign-in challenge is not valid any more: log in again")
+	// ErrAlreadyEnrolled: the user already has a TOTP factor.
+	ErrAlreadyEnrolled = errors.New("an authenticator app is already set up: turn it off first")
+	// ErrMFANotEnrolled: the action needs a second factor the user lacks.
+	ErrMFANotEnrolled = errors.New("no second factor is set up")
+	// ErrInsufficientAuth: the route needs aal2 and the session is aal1
+	// while the user has a factor (RFC 9470).
+	ErrInsufficientAuth = errors.New("confirm it's you with your second factor first (step-up)")
 )
 
 // Errors of the HTTP edge. They live here, beside the domain sentinels,
@@ -61,6 +84,13 @@ var errorCodes = []ErrorCode{
 	{ErrAlreadyVerified, "already_verified", http.StatusConflict},
 	{ErrEmailNotVerified, "email_not_verified", http.StatusForbidden},
 	{ErrSignupDisabled, "signup_disabled", http.StatusForbidden},
+	{ErrMFARequired, "mfa_required", http.StatusUnauthorized},
+	{errTOTPConfirmCodeInvalid, "mfa_code_invalid", http.StatusBadRequest},
+	{ErrMFACodeInvalid, "mfa_code_invalid", http.StatusUnauthorized},
+	{ErrMFATokenInvalid, "mfa_token_invalid", http.StatusUnauthorized},
+	{ErrAlreadyEnrolled, "already_enrolled", http.StatusConflict},
+	{ErrMFANotEnrolled, "mfa_not_enrolled", http.StatusConflict},
+	{ErrInsufficientAuth, "insufficient_user_authentication", http.StatusForbidden},
 	{ErrInvalidRequest, "invalid_request", http.StatusBadRequest},
 	{ErrPayloadTooLarge, "payload_too_large", http.StatusRequestEntityTooLarge},
 	{ErrUnsupportedMediaType, "unsupported_media_type", http.StatusUnsupportedMediaType},
@@ -75,7 +105,10 @@ const InternalErrorCode = "internal_error"
 var byCode = func() map[string]ErrorCode {
 	m := make(map[string]ErrorCode, len(errorCodes))
 	for _, c := range errorCodes {
-		if _, dup := m[c.Code]; dup {
+		// A code may appear twice only when the first entry is a special
+		// case of the second (a different status for one route); the
+		// inverse then names the general sentinel.
+		if prev, dup := m[c.Code]; dup && !errors.Is(prev.Err, c.Err) {
 			panic("gatehouse: duplicate error code " + c.Code)
 		}
 		m[c.Code] = c

@@ -120,6 +120,12 @@ type Config struct {
 	Issuer   string
 	Audience string
 
+	// Secrets seals second-factor secrets at rest (the token package's
+	// Sealer under --key-secret). TOTP makes and checks TOTP codes (the
+	// totp package). Both are required.
+	Secrets Sealer
+	TOTP    OTP
+
 	// Mail renders the mails of accounts by email; with a Store that is
 	// also a MailStore it turns those flows on. AppURL is the base of the
 	// links in mails (the issuer when empty). OnMailQueued is called after
@@ -164,6 +170,10 @@ func (c Config) Validate() error {
 		return configErr("Passwords", "is required")
 	case c.RefreshTokens == nil:
 		return configErr("RefreshTokens", "is required")
+	case c.Secrets == nil:
+		return configErr("Secrets", "is required")
+	case c.TOTP == nil:
+		return configErr("TOTP", "is required")
 	}
 	if err := c.Policy.Validate(); err != nil {
 		return err

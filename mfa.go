@@ -110,7 +110,7 @@ type MFAStore interface {
 	// (step-up); ErrNotFound when there is no such session.
 	RaiseSession(ctx context.Context, sessionID, acr string, amr []string) error
 	// ResetMFA removes every second factor of the user (TOTP, recovery
-	// codes, pending challenges) and, in the same transaction, revokes
+	// codes, passkeys, pending MFA challenges) and, in the same transaction, revokes
 	// every live session of the user with reason (appended to the feed).
 	// It returns the ids of the sessions it revoked.
 	ResetMFA(ctx context.Context, userID, reason string, now time.Time) ([]string, error)

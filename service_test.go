@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/sqlite"
 	"github.com/gatehouse/gatehouse/token"
+	"github.com/gatehouse/gatehouse/totp"
 )
 
 // countingPasswords is the real hasher, counting the hashing work asked of it.
@@ -88,6 +89,10 @@ func newService(t testing.TB, st gatehouse.Store, pw gatehouse.Passwords, mods .
 	cfg := gatehouse.DefaultConfig()
 	cfg.Store, cfg.Tokens, cfg.Passwords, cfg.RefreshTokens = st, tk, pw, codec
 	cfg.Issuer, cfg.Audience, cfg.RevocationPoll = "http://test", "gatehouse", 50*time.Millisecond
+	if cfg.Secrets, err = token.NewSealer(token.DeriveKey(keySecret, "mfa")); err != nil {
+		t.Fatal(err)
+	}
+	cfg.TOTP = totp.TOTP{}
 	for _, mod := range mods {
 		mod(&cfg)
 	}

@@ -20,7 +20,8 @@ type Grant struct {
 	Reissued bool
 }
 
-func (s *Service) startSession(ctx context.Context, user *User, client ClientInfo) (*Grant, error) {
+// startSession stores a new session authenticated at acr by the methods amr.
+func (s *Service) startSession(ctx context.Context, user *User, client ClientInfo, acr string, amr []string) (*Grant, error) {
 	now := s.now().UTC()
 	expires := now.Add(s.cfg.SessionTTL)
 	sess := &Session{
@@ -35,6 +36,8 @@ func (s *Service) startSession(ctx context.Context, user *User, client ClientInf
 		ExpiresAt:     expires,
 		UserAgent:     truncate(client.UserAgent, 512),
 		IP:            client.IP,
+		ACR:           acr,
+		AMR:           amr,
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return nil, err
@@ -46,19 +49,9 @@ func (s *Service) startSession(ctx context.Context, user *User, client ClientInf
 // grant mints an access token for the session and returns it with the
 // refresh token of the given generation.
 func (s *Service) grant(sess *Session, generation int64, now time.Time) (*Grant, error) {
-	claims := &AccessClaims{
-		Issuer:    s.cfg.Issuer,
-		Subject:   sess.UserID,
-		Audience:  []string{s.cfg.Audience},
-		IssuedAt:  now,
-		NotBefore: now,
-		ExpiresAt: now.Add(s.cfg.AccessTTL),
-		ID:        NewID(),
-		SessionID: sess.ID,
-	}
-	access, err := s.cfg.Tokens.Issue(claims)
+	access, err := s.accessToken(sess, now)
 	if err != nil {
-		return nil, fmt.Errorf("issue access token: %w", err)
+		return nil, err
 	}
 	refresh, err := s.cfg.RefreshTokens.Encode(sess, generation)
 	if err != nil {
@@ -70,6 +63,32 @@ func (s *Service) grant(sess *Session, generation int64, now time.Time) (*Grant,
 		RefreshToken: refresh,
 		Session:      sess,
 	}, nil
+}
+
+// accessToken mints an access token for the session, carrying its acr and
+// amr (a session stored before second factors existed reads as aal1).
+func (s *Service) accessToken(sess *Session, now time.Time) (string, error) {
+	acr := sess.ACR
+	if acr == "" {
+		acr = AAL1
+	}
+	claims := &AccessClaims{
+		Issuer:    s.cfg.Issuer,
+		Subject:   sess.UserID,
+		Audience:  []string{s.cfg.Audience},
+		IssuedAt:  now,
+		NotBefore: now,
+		ExpiresAt: now.Add(s.cfg.AccessTTL),
+		ID:        NewID(),
+		SessionID: sess.ID,
+		ACR:       acr,
+		AMR:       sess.AMR,
+	}
+	access, err := s.cfg.Tokens.Issue(claims)
+	if err != nil {
+		return "", fmt.Errorf("issue access token: %w", err)
+	}
+	return access, nil
 }
 
 // Refresh rotates a refresh token (CONTRACT §4). It returns

@@ -96,14 +96,17 @@ type Store interface {
 
 	// Prune deletes what can no longer matter: sessions that expired before
 	// sessionsBefore, revocation-feed entries and retirements older than
-	// feedBefore, attempt counters whose window ended before now, MFA
-	// challenges expired at now, and signing keys retired before keysBefore.
+	// feedBefore, attempt counters whose window ended before now, MFA and
+	// WebAuthn challenges expired at now, and signing keys retired before
+	// keysBefore.
 	Prune(ctx context.Context, now, sessionsBefore, feedBefore, keysBefore time.Time) error
 
 	// MailStore: email tokens and the outbox (accounts by email).
 	MailStore
 	// MFAStore: second factors and login challenges.
 	MFAStore
+	// PasskeyStore: WebAuthn credentials and ceremonies.
+	PasskeyStore
 }
 
 // RevocationNotifier is implemented by stores that can announce new

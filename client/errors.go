@@ -23,6 +23,11 @@ type Error struct {
 	Code       string // Gatehouse's stable code, e.g. "invalid_credentials"
 	Detail     string
 	RetryAfter string // the Retry-After header, if any
+
+	// With Code "mfa_required": the challenge to answer with
+	// [Session.CompleteMFA], and the methods that can answer it.
+	MFAToken string
+	Methods  []string
 }
 
 func (e *Error) Error() string {
@@ -62,9 +67,13 @@ func readError(resp *http.Response) *Error {
 	e := &Error{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxProblem))
 	if isProblem(resp.Header) {
-		var p struct{ Code, Detail string }
+		var p struct {
+			Code, Detail string
+			MFAToken     string   `json:"mfa_token"`
+			Methods      []string `json:"methods"`
+		}
 		if json.Unmarshal(b, &p) == nil {
-			e.Code, e.Detail = p.Code, p.Detail
+			e.Code, e.Detail, e.MFAToken, e.Methods = p.Code, p.Detail, p.MFAToken, p.Methods
 		}
 	}
 	return e

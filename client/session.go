@@ -327,15 +327,21 @@ func (s *Session) postAuth(ctx context.Context, path, access string, body any) (
 
 // send sends a JSON body with method, with a bearer token when one is given.
 func (s *Session) send(ctx context.Context, method, path, access string, body any) (*http.Response, error) {
-	b, err := json.Marshal(body)
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.cfg.URL+path, rd)
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, s.cfg.URL+path, bytes.NewReader(b))
-	if err != nil {
-		return nil, err
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	if access != "" {
 		req.Header.Set("Authorization", "Bearer "+access)

@@ -53,36 +53,8 @@ func TestPostgresDumpHoldsNoUsableSecret(t *testing.T) {
 	c := newClient(t, g)
 	_, tok := c.newUser("pgdump")
 	c.mustRefresh(tok.Refresh)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, g.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(tables) < 5 {
-		t.Fatalf("tables %v, %v", tables, err)
-	}
-	var dump strings.Builder
-	for _, table := range tables {
-		// Every column as text, bytea as hex and as escaped bytes.
-		rows, err := conn.Query(ctx, `SELECT t::text FROM `+pgx.Identifier{table}.Sanitize()+` t`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range texts {
-			dump.WriteString(s + "\n")
-		}
-	}
-	if !strings.Contains(dump.String(), sidOf(t, tok.Access)) {
+	dump := postgresRows(t, g.DB)
+	if !strings.Contains(dump, sidOf(t, tok.Access)) {
 		t.Fatal("the dump lacks the session: it is not a dump of the server's rows")
 	}
 	for what, secret := range map[string]string{
@@ -91,7 +63,7 @@ func TestPostgresDumpHoldsNoUsableSecret(t *testing.T) {
 		"password":           testPassword,
 		"key secret":         pgKeySecret,
 	} {
-		if strings.Contains(dump.String(), secret) {
+		if strings.Contains(dump, secret) {
 			t.Errorf("the database holds the %s", what)
 		}
 	}
@@ -192,4 +164,40 @@ func TestPostgresInstancesStartAtOnce(t *testing.T) {
 			}
 		}
 	}
+}
+
+// postgresRows is the text of every row of every table of the database's
+// schema: what pg_dump would write.
+func postgresRows(t *testing.T, db string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) < 5 {
+		t.Fatalf("tables %v, %v", tables, err)
+	}
+	var dump strings.Builder
+	for _, table := range tables {
+		// Every column as text, bytea as hex and as escaped bytes.
+		rows, err := conn.Query(ctx, `SELECT t::text FROM `+pgx.Identifier{table}.Sanitize()+` t`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range texts {
+			dump.WriteString(s + "\n")
+		}
+	}
+	return dump.String()
 }

@@ -20,6 +20,7 @@ type fakeService struct {
 	err       error
 	refreshed []string // refresh tokens Refresh was called with
 	loginIP   string   // the client address Login saw last
+	calls     []string // second-factor calls, in order
 }
 
 var testUser = &gatehouse.User{ID: "usr_1", Email: "a@example.com", CreatedAt: time.Unix(1700000000, 0)}

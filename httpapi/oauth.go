@@ -16,6 +16,7 @@ type oauthError struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description,omitempty"`
 	Code        string `json:"code,omitempty"`
+	MFAToken    string `json:"mfa_token,omitempty"` // with mfa_required (CONTRACT §8)
 }
 
 // handleToken is the OAuth 2.0 form of login and refresh (RFC 6749 §4.3 and
@@ -87,6 +88,10 @@ func (a *api) writeOAuthError(w http.ResponseWriter, r *http.Request, err error)
 	body := oauthError{Description: p.Detail, Code: p.Code}
 	status := p.Status
 	switch {
+	case errors.Is(err, gatehouse.ErrMFARequired):
+		// The password was right; the second factor is completed at
+		// /api/auth/mfa/verify (CONTRACT §8: 403, as Auth0's grant does).
+		status, body.Error, body.MFAToken = http.StatusForbidden, "mfa_required", p.MFAToken
 	case errors.Is(err, gatehouse.ErrInvalidCredentials), terminalRefreshError(err):
 		status, body.Error = http.StatusBadRequest, "invalid_grant"
 	case errors.Is(err, gatehouse.ErrRateLimited):

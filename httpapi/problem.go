@@ -20,6 +20,11 @@ type Problem struct {
 	Detail string       `json:"detail,omitempty"`
 	Code   string       `json:"code"`
 	Errors []FieldError `json:"errors,omitempty"`
+
+	// The challenge of mfa_required (CONTRACT §8): complete it at
+	// /api/auth/mfa/verify with one of Methods.
+	MFAToken string   `json:"mfa_token,omitempty"`
+	Methods  []string `json:"methods,omitempty"`
 }
 
 // FieldError is one entry of a validation problem's "errors".
@@ -64,6 +69,10 @@ func problemFor(err error) (p Problem, ok bool) {
 		p.Detail = "some fields are not valid"
 		p.Errors = fieldErrors(ve)
 	}
+	var mfa *gatehouse.MFARequiredError
+	if errors.As(err, &mfa) {
+		p.MFAToken, p.Methods = mfa.Token, mfa.Methods
+	}
 	return p, true
 }
 
@@ -98,6 +107,8 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(rl.RetryAfter))
 	case p.Status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
+	case errors.Is(err, gatehouse.ErrInsufficientAuth):
+		w.Header().Set("WWW-Authenticate", insufficientAuthChallenge)
 	}
 	writeProblem(w, p)
 }

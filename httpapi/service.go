@@ -30,6 +30,14 @@ type Service interface {
 	ChangeEmail(ctx context.Context, c *gatehouse.AccessClaims, newEmail, currentPassword string, client gatehouse.ClientInfo) error
 	ConfirmEmailChange(ctx context.Context, token string) (*gatehouse.User, error)
 
+	MFAStatus(ctx context.Context, c *gatehouse.AccessClaims) (gatehouse.MFAStatus, error)
+	EnrollTOTP(ctx context.Context, c *gatehouse.AccessClaims, currentPassword string, client gatehouse.ClientInfo) (secret, uri string, err error)
+	ConfirmTOTP(ctx context.Context, c *gatehouse.AccessClaims, code string) ([]string, *gatehouse.Grant, error)
+	DisableTOTP(ctx context.Context, c *gatehouse.AccessClaims) error
+	RegenerateRecoveryCodes(ctx context.Context, c *gatehouse.AccessClaims) ([]string, error)
+	VerifyMFA(ctx context.Context, mfaToken string, answer gatehouse.MFAAnswer, client gatehouse.ClientInfo) (*gatehouse.Grant, error)
+	StepUp(ctx context.Context, c *gatehouse.AccessClaims, answer gatehouse.MFAAnswer, client gatehouse.ClientInfo) (*gatehouse.Grant, error)
+
 	CreatePost(ctx context.Context, c *gatehouse.AccessClaims, title, body string) (*gatehouse.Post, error)
 	ListPosts(ctx context.Context, after *gatehouse.PostCursor, limit int) ([]gatehouse.Post, *gatehouse.PostCursor, error)
 	DeletePost(ctx context.Context, c *gatehouse.AccessClaims, id string) error

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,30 +18,44 @@ func (s *Store) CreateSession(ctx context.Context, sess *gatehouse.Session) erro
 	return s.do(ctx, "create session", func(ctx context.Context) error {
 		_, err := s.pool.Exec(ctx, `INSERT INTO sessions (
                 id, user_id, secret, generation, created_at, last_used_at, rotated_at,
-                idle_expires_at, expires_at, revoked_at, revoke_reason, user_agent, ip)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+                idle_expires_at, expires_at, revoked_at, revoke_reason, user_agent, ip, acr, amr)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 			sess.ID, sess.UserID, nonNil(sess.Secret), sess.Generation,
 			sess.CreatedAt, sess.LastUsedAt, sess.RotatedAt, sess.IdleExpiresAt, sess.ExpiresAt,
-			nullTime(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP)
+			nullTime(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP, sess.ACR, joinAMR(sess.AMR))
 		return err
 	})
 }
 
 const sessionColumns = `id, user_id, secret, generation, created_at, last_used_at, rotated_at,
-    idle_expires_at, expires_at, revoked_at, revoke_reason, user_agent, ip`
+    idle_expires_at, expires_at, revoked_at, revoke_reason, user_agent, ip, acr, amr`
+
+// joinAMR stores the methods of a session as one space-separated string
+// (RFC 8176 values never hold a space); none is the empty string.
+func joinAMR(amr []string) string { return strings.Join(amr, " ") }
+
+// splitAMR reads what joinAMR stored; the empty string is nil.
+func splitAMR(s string) []string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f
+	}
+	return nil
+}
 
 func scanSession(row pgx.Row) (gatehouse.Session, error) {
 	var (
 		s       gatehouse.Session
 		revoked *time.Time
+		amr     string
 	)
 	err := row.Scan(&s.ID, &s.UserID, &s.Secret, &s.Generation, &s.CreatedAt, &s.LastUsedAt, &s.RotatedAt,
-		&s.IdleExpiresAt, &s.ExpiresAt, &revoked, &s.RevokeReason, &s.UserAgent, &s.IP)
+		&s.IdleExpiresAt, &s.ExpiresAt, &revoked, &s.RevokeReason, &s.UserAgent, &s.IP, &s.ACR, &amr)
 	if err != nil {
 		return s, err
 	}
 	s.CreatedAt, s.LastUsedAt, s.RotatedAt = s.CreatedAt.UTC(), s.LastUsedAt.UTC(), s.RotatedAt.UTC()
 	s.IdleExpiresAt, s.ExpiresAt, s.RevokedAt = s.IdleExpiresAt.UTC(), s.ExpiresAt.UTC(), fromNull(revoked)
+	s.AMR = splitAMR(amr)
 	return s, nil
 }
 

@@ -31,6 +31,7 @@ import (
 	"github.com/gatehouse/gatehouse/mailer"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/token"
+	"github.com/gatehouse/gatehouse/totp"
 )
 
 // Core is Gatehouse without its HTTP layer: the store, the signing keys
@@ -181,6 +182,12 @@ func assemble(ctx context.Context, cfg Config, db DB, store gatehouse.Store, onR
 	svcCfg := gatehouse.DefaultConfig()
 	svcCfg.Store, svcCfg.Tokens, svcCfg.Passwords, svcCfg.RefreshTokens = store, c.tokens, c.hasher, refresh
 	svcCfg.Issuer, svcCfg.Audience = cfg.Issuer, cfg.Audience
+	// Second-factor secrets get their own key, derived apart from the one
+	// that seals signing keys (NIST SP 800-108: one key, one purpose).
+	if svcCfg.Secrets, err = token.NewSealer(token.DeriveKey(secret, "mfa")); err != nil {
+		return nil, err
+	}
+	svcCfg.TOTP = totp.TOTP{}
 	svcCfg.Policy = cfg.Policy
 	svcCfg.RevocationPoll = cfg.RevocationPoll
 	svcCfg.Logger = cfg.Logger

@@ -55,10 +55,11 @@ func (s *Store) AddSigningKey(ctx context.Context, k *gatehouse.SigningKey) erro
 // Prune deletes what can no longer matter, in one transaction: sessions
 // whose absolute or idle lifetime ended before sessionsBefore (with their
 // retirements), revocation-feed entries and retirements older than
-// feedBefore, attempt counters whose window ended by now, and signing keys
-// retired before keysBefore, email tokens expired by now, and mails sent or
-// given up before feedBefore. Revoked sessions that have not expired stay,
-// so that a late access token of theirs is still refused as revoked.
+// feedBefore, attempt counters whose window ended by now, signing keys
+// retired before keysBefore, email tokens and MFA challenges expired by
+// now, and mails sent or given up before feedBefore. Revoked sessions
+// that have not expired stay, so that a late access token of theirs is
+// still refused as revoked.
 func (s *Store) Prune(ctx context.Context, now, sessionsBefore, feedBefore, keysBefore time.Time) error {
 	return s.writeTx(ctx, "prune", func(tx *sql.Tx) error {
 		sb, fb := sessionsBefore.UnixMicro(), feedBefore.UnixMicro()
@@ -72,6 +73,7 @@ func (s *Store) Prune(ctx context.Context, now, sessionsBefore, feedBefore, keys
 			{`DELETE FROM attempts WHERE reset_at <= ?`, []any{now.UnixMicro()}},
 			{`DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?`, []any{keysBefore.UnixMicro()}},
 			{`DELETE FROM email_tokens WHERE expires_at <= ?`, []any{now.UnixMicro()}},
+			{`DELETE FROM mfa_challenges WHERE expires_at <= ?`, []any{now.UnixMicro()}},
 			{`DELETE FROM outbox WHERE coalesce(sent_at, failed_at) < ?`, []any{fb}},
 		} {
 			if _, err := tx.ExecContext(ctx, st.query, st.args...); err != nil {

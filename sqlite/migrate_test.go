@@ -2,10 +2,14 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
 )
 
 // allMigrations returns the names of the embedded migrations, in order.
@@ -56,7 +60,8 @@ func TestMigrate(t *testing.T) {
 	if v, err := s.SchemaVersion(ctx); err != nil || v != len(want) {
 		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, len(want))
 	}
-	for _, table := range []string{"users", "sessions", "retired_tokens", "revocations", "attempts", "posts", "signing_keys", "email_tokens", "outbox"} {
+	for _, table := range []string{"users", "sessions", "retired_tokens", "revocations", "attempts", "posts", "signing_keys", "email_tokens", "outbox",
+		"totp_factors", "recovery_codes", "mfa_challenges"} {
 		if ok, err := s.hasTable(ctx, table); !ok || err != nil {
 			t.Errorf("table %s missing after Migrate (%v)", table, err)
 		}
@@ -123,4 +128,82 @@ func TestMigrationsAreWellFormed(t *testing.T) {
 		}
 	}
 	allMigrations(t)
+}
+
+// TestMigrateMFAOnOldDatabase upgrades a database of the previous release
+// (0001 and 0002, with a user and a session in it) to 0003: the session,
+// a password login, reads back as aal1 with amr [pwd]; the new tables work;
+// and deleting the user takes its second factors with it (ON DELETE
+// CASCADE, which needs foreign_keys on: Open sets it).
+func TestMigrateMFAOnOldDatabase(t *testing.T) {
+	ctx := context.Background()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) < 3 || ms[2].Name != "0003_mfa" {
+		t.Fatalf("migrations = %v, want 0003_mfa third", allMigrations(t))
+	}
+	s := openRaw(t, filepath.Join(t.TempDir(), "g.db"))
+	t0 := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	err = s.writeTx(ctx, "old release", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+			return err
+		}
+		for _, m := range ms[:2] {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.Version, m.Name, t0.UnixMicro()); err != nil {
+				return err
+			}
+		}
+		// What 0002's code wrote: no acr, no amr.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, password_hash, created_at) VALUES ('u1', 'u@example.com', 'h', ?)`,
+			t0.UnixMicro()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, user_id, secret, generation, created_at, last_used_at,
+            rotated_at, idle_expires_at, expires_at) VALUES ('s1', 'u1', x'00', 1, ?, ?, ?, ?, ?)`,
+			t0.UnixMicro(), t0.UnixMicro(), t0.UnixMicro(), t0.Add(time.Hour).UnixMicro(), t0.Add(time.Hour).UnixMicro())
+		return err
+	})
+	if err != nil {
+		t.Fatalf("setting up the old schema: %v", err)
+	}
+	applied, err := s.Migrate(ctx)
+	if err != nil || !slices.Equal(applied, []string{"0003_mfa"}) {
+		t.Fatalf("Migrate = %v, %v; want [0003_mfa]", applied, err)
+	}
+
+	sess, err := s.Session(ctx, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.ACR != gatehouse.AAL1 || !slices.Equal(sess.AMR, []string{gatehouse.AMRPassword}) {
+		t.Errorf("an old session reads ACR %q, AMR %v; want aal1 [pwd]", sess.ACR, sess.AMR)
+	}
+	if err := s.RaiseSession(ctx, "s1", gatehouse.AAL2, []string{gatehouse.AMRPassword, gatehouse.AMROTP}); err != nil {
+		t.Errorf("RaiseSession of an old session: %v", err)
+	}
+	if err := s.PutPendingTOTP(ctx, &gatehouse.TOTPFactor{UserID: "u1", SealedSecret: []byte("s"), CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConfirmTOTP(ctx, "u1", 9, [][]byte{[]byte("c1")}, "s1", gatehouse.AAL2, nil, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateMFAChallenge(ctx, &gatehouse.MFAChallenge{Hash: []byte("h"), UserID: "u1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := s.write.ExecContext(ctx, `DELETE FROM users WHERE id = 'u1'`); err != nil {
+		t.Fatalf("deleting the user: %v", err)
+	}
+	for _, table := range []string{"totp_factors", "recovery_codes", "mfa_challenges", "sessions"} {
+		var n int
+		if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil || n != 0 {
+			t.Errorf("%s has %d rows (%v) after its user was deleted, want 0", table, n, err)
+		}
+	}
 }

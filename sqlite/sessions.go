@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -16,12 +17,12 @@ func (s *Store) CreateSession(ctx context.Context, sess *gatehouse.Session) erro
 	return s.groupTx(ctx, "create session", func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (
                 id, user_id, secret, generation, created_at, last_used_at, rotated_at,
-                idle_expires_at, expires_at, revoked_at, revoke_reason, user_agent, ip)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                idle_expires_at, expires_at, revoked_at, revoke_reason, user_agent, ip, acr, amr)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			sess.ID, sess.UserID, secretBytes(sess.Secret), sess.Generation,
 			sess.CreatedAt.UnixMicro(), sess.LastUsedAt.UnixMicro(), sess.RotatedAt.UnixMicro(),
 			sess.IdleExpiresAt.UnixMicro(), sess.ExpiresAt.UnixMicro(),
-			micros(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP)
+			micros(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP, sess.ACR, joinAMR(sess.AMR))
 		return err
 	})
 }
@@ -36,7 +37,19 @@ func secretBytes(b []byte) []byte {
 }
 
 const sessionColumns = `id, user_id, secret, generation, created_at, last_used_at, rotated_at,
-    idle_expires_at, expires_at, revoked_at, revoke_reason, user_agent, ip`
+    idle_expires_at, expires_at, revoked_at, revoke_reason, user_agent, ip, acr, amr`
+
+// joinAMR stores the methods of a session as one space-separated string
+// (RFC 8176 values never hold a space); none is the empty string.
+func joinAMR(amr []string) string { return strings.Join(amr, " ") }
+
+// splitAMR reads what joinAMR stored; the empty string is nil.
+func splitAMR(s string) []string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f
+	}
+	return nil
+}
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -45,14 +58,16 @@ func scanSession(row scanner) (gatehouse.Session, error) {
 		s                                     gatehouse.Session
 		created, used, rotated, idle, expires int64
 		revoked                               sql.NullInt64
+		amr                                   string
 	)
 	err := row.Scan(&s.ID, &s.UserID, &s.Secret, &s.Generation, &created, &used, &rotated,
-		&idle, &expires, &revoked, &s.RevokeReason, &s.UserAgent, &s.IP)
+		&idle, &expires, &revoked, &s.RevokeReason, &s.UserAgent, &s.IP, &s.ACR, &amr)
 	if err != nil {
 		return s, err
 	}
 	s.CreatedAt, s.LastUsedAt, s.RotatedAt = usecs(created), usecs(used), usecs(rotated)
 	s.IdleExpiresAt, s.ExpiresAt, s.RevokedAt = usecs(idle), usecs(expires), fromMicros(revoked)
+	s.AMR = splitAMR(amr)
 	return s, nil
 }
 

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 	t.Run("ConcurrentWrites", func(t *testing.T) { testConcurrentWrites(t, open) })
 	t.Run("EmailTokens", func(t *testing.T) { testEmailTokens(t, open) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open) })
+	t.Run("MFA", func(t *testing.T) { testMFA(t, open) })
 }
 
 // base is the suite's "now": microsecond precision, far from any edge.
@@ -128,7 +129,8 @@ func wantTime(tb testing.TB, what string, got, want time.Time) {
 func wantSession(tb testing.TB, got, want *gatehouse.Session) {
 	tb.Helper()
 	if got.ID != want.ID || got.UserID != want.UserID || got.Generation != want.Generation ||
-		got.RevokeReason != want.RevokeReason || got.UserAgent != want.UserAgent || got.IP != want.IP {
+		got.RevokeReason != want.RevokeReason || got.UserAgent != want.UserAgent || got.IP != want.IP ||
+		got.ACR != want.ACR || !slices.Equal(got.AMR, want.AMR) || (got.AMR == nil) != (want.AMR == nil) {
 		tb.Errorf("session = %+v,\nwant %+v", got, want)
 	}
 	if !slices.Equal(got.Secret, want.Secret) {

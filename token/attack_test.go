@@ -279,11 +279,19 @@ func attacks() []attack {
 		{"exp 1e400", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":1e400,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "claims not strict JSON"},
 		{"exp -1", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":-1,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "exp, iat or nbf out of range"},
 		{"exp a float", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP.5,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), nil, ""},
-		{"sub a number", pay(`{"iss":"$ISS","sub":42,"aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "iss, sub, jti or sid is not a string"},
-		{"sid an array", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":["s1"]}`), inv, "iss, sub, jti or sid is not a string"},
-		{"iss null", pay(`{"iss":null,"sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "iss, sub, jti or sid is not a string"},
-		{"jti an object", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":{},"sid":"s1"}`), inv, "iss, sub, jti or sid is not a string"},
-		{"sub empty", pay(`{"iss":"$ISS","sub":"","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "iss, sub, jti or sid is empty"},
+		{"sub a number", pay(`{"iss":"$ISS","sub":42,"aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "iss, sub, jti, sid or acr is not a string"},
+		{"sid an array", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":["s1"]}`), inv, "iss, sub, jti, sid or acr is not a string"},
+		{"iss null", pay(`{"iss":null,"sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "iss, sub, jti, sid or acr is not a string"},
+		{"jti an object", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":{},"sid":"s1"}`), inv, "iss, sub, jti, sid or acr is not a string"},
+		{"sub empty", pay(`{"iss":"$ISS","sub":"","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "iss, sub, jti, sid or acr is empty"},
+		{"acr a number", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","acr":2}`), inv, "iss, sub, jti, sid or acr is not a string"},
+		{"acr empty", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","acr":""}`), inv, "iss, sub, jti, sid or acr is empty"},
+		{"acr twice", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","acr":"aal1","acr":"aal2"}`), inv, "duplicate claim"},
+		{"ACR in capitals", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","ACR":"aal2"}`), inv, "claim name differs from a registered one only in case"},
+		{"amr a string", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","amr":"pwd"}`), inv, "amr is not an array of strings"},
+		{"amr holding a number", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","amr":["pwd",1]}`), inv, "amr is not an array of strings"},
+		{"amr of 17 values", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","amr":["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q"]}`), inv, "amr has too many values"},
+		{"acr and amr", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","acr":"aal2","amr":["pwd","otp","mfa"]}`), nil, ""},
 		{"aud a number", pay(`{"iss":"$ISS","sub":"u1","aud":7,"exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "aud is not a string or an array of strings"},
 		{"aud an array holding a number", pay(`{"iss":"$ISS","sub":"u1","aud":["$AUD",7],"exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "aud is not a string or an array of strings"},
 		{"aud an object", pay(`{"iss":"$ISS","sub":"u1","aud":{"$AUD":1},"exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "aud is not a string or an array of strings"},
@@ -336,7 +344,7 @@ func attacks() []attack {
 		}, inv, "typ is not at+jwt"},
 	}
 	// Every required claim, missing in turn.
-	for _, name := range claimNames {
+	for _, name := range claimNames[:8] { // acr and amr are optional
 		var kept []string
 		for _, m := range strings.Split(std, ",") {
 			if !strings.HasPrefix(m, `"`+name+`"`) {

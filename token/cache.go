@@ -2,6 +2,7 @@ package token
 
 import (
 	"hash/maphash"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,10 +31,12 @@ func (e *cacheEntry) copyClaims() *gatehouse.AccessClaims {
 		}{c: e.claims}
 		b.aud[0] = e.claims.Audience[0]
 		b.c.Audience = b.aud[:]
+		b.c.AMR = slices.Clone(e.claims.AMR)
 		return &b.c
 	}
 	c := e.claims
 	c.Audience = append([]string(nil), e.claims.Audience...)
+	c.AMR = slices.Clone(e.claims.AMR)
 	return &c
 }
 

@@ -87,14 +87,16 @@ func (t *Tokens) Verify(token string) (*gatehouse.AccessClaims, error) {
 // §2.2). aud is a single string when there is one audience, as RFC 7519
 // §4.1.3 allows and most verifiers expect.
 type wireClaims struct {
-	Iss string `json:"iss"`
-	Sub string `json:"sub"`
-	Aud any    `json:"aud"`
-	Exp int64  `json:"exp"`
-	Iat int64  `json:"iat"`
-	Nbf int64  `json:"nbf"`
-	Jti string `json:"jti"`
-	Sid string `json:"sid"`
+	Iss string   `json:"iss"`
+	Sub string   `json:"sub"`
+	Aud any      `json:"aud"`
+	Exp int64    `json:"exp"`
+	Iat int64    `json:"iat"`
+	Nbf int64    `json:"nbf"`
+	Jti string   `json:"jti"`
+	Sid string   `json:"sid"`
+	Acr string   `json:"acr,omitempty"`
+	Amr []string `json:"amr,omitempty"`
 }
 
 // Issue signs an access token for c with the current signer. The header is
@@ -109,7 +111,7 @@ func (t *Tokens) Issue(c *gatehouse.AccessClaims) (string, error) {
 	w := wireClaims{
 		Iss: c.Issuer, Sub: c.Subject, Aud: c.Audience,
 		Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Nbf: c.NotBefore.Unix(),
-		Jti: c.ID, Sid: c.SessionID,
+		Jti: c.ID, Sid: c.SessionID, Acr: c.ACR, Amr: c.AMR,
 	}
 	if len(c.Audience) == 1 {
 		w.Aud = c.Audience[0]
@@ -142,9 +144,11 @@ func (t *Tokens) checkClaims(c *gatehouse.AccessClaims) error {
 		return errors.New("token: issue: aud lacks the configured audience")
 	case c.Subject == "" || c.ID == "" || c.SessionID == "" || slices.Contains(c.Audience, ""):
 		return errors.New("token: issue: sub, jti, sid and every aud must be non-empty")
-	case !validUTF8(c.Subject, c.ID, c.SessionID) || !validUTF8(c.Audience...):
+	case !validUTF8(c.Subject, c.ID, c.SessionID, c.ACR) || !validUTF8(c.Audience...) || !validUTF8(c.AMR...):
 		// encoding/json would silently replace the bad bytes (RFC 8725 §3.7).
-		return errors.New("token: issue: sub, jti, sid and aud must be UTF-8")
+		return errors.New("token: issue: sub, jti, sid, aud, acr and amr must be UTF-8")
+	case len(c.AMR) > maxAMR || slices.Contains(c.AMR, ""):
+		return errors.New("token: issue: amr holds an empty value or too many")
 	case c.ExpiresAt.IsZero() || c.IssuedAt.IsZero() || c.NotBefore.IsZero():
 		return errors.New("token: issue: exp, iat and nbf are required")
 	case c.ExpiresAt.Unix() < 0 || c.ExpiresAt.Unix() > maxNumericDate || c.IssuedAt.Unix() < 0 || c.NotBefore.Unix() < 0:

@@ -15,6 +15,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			ts, _ := newTokens(t, alg, -1)
 			in := testClaims(testStart.Add(300 * time.Millisecond)) // truncated to seconds
+			in.ACR, in.AMR = gatehouse.AAL2, []string{gatehouse.AMRPassword, gatehouse.AMROTP, gatehouse.AMRMultiFactor}
 			tok := mustIssue(t, ts, in)
 			h, p, _ := segments(tok)
 
@@ -24,13 +25,13 @@ func TestRoundTrip(t *testing.T) {
 			if string(hb) != wantHeader {
 				t.Fatalf("header %s, want %s", hb, wantHeader)
 			}
-			// The claims are exactly the eight of CONTRACT §3.
+			// The claims are exactly the eight of CONTRACT §3 and acr, amr (§8).
 			pb, _ := b64.DecodeString(p)
 			var claims map[string]any
 			if err := json.Unmarshal(pb, &claims); err != nil {
 				t.Fatal(err)
 			}
-			if len(claims) != 8 || claims["aud"] != testAudience || claims["exp"] != float64(testStart.Add(15*time.Minute).Unix()) {
+			if len(claims) != 10 || claims["acr"] != "aal2" || claims["aud"] != testAudience || claims["exp"] != float64(testStart.Add(15*time.Minute).Unix()) {
 				t.Fatalf("claims %s", pb)
 			}
 
@@ -211,4 +212,24 @@ func TestNoLeeway(t *testing.T) {
 	clk.set(testStart.Add(15 * time.Minute))
 	_, err = ts.Verify(tok)
 	wantRefused(t, err, gatehouse.ErrTokenExpired, "exp passed")
+}
+
+// TestAbsentACRReadsAsAAL1: a token minted before second factors existed
+// carries no acr; it must never read as more than aal1.
+func TestAbsentACRReadsAsAAL1(t *testing.T) {
+	ts, _ := newTokens(t, EdDSA, 0)
+	tok := mustIssue(t, ts, testClaims(testStart))
+	_, p, _ := segments(tok)
+	if pb, _ := b64.DecodeString(p); strings.Contains(string(pb), `"acr"`) || strings.Contains(string(pb), `"amr"`) {
+		t.Fatalf("claims without ACR/AMR still carry them: %s", pb)
+	}
+	for range 2 { // the second is a cache hit
+		c, err := ts.Verify(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ACR != gatehouse.AAL1 || c.AAL2() || c.AMR != nil {
+			t.Fatalf("acr %q amr %v", c.ACR, c.AMR)
+		}
+	}
 }

@@ -237,6 +237,8 @@ func (v *Verifier) check(c *rawClaims, key *Key, now time.Time) (*cacheEntry, er
 			NotBefore: nbf,
 			ID:        jti,
 			SessionID: sid,
+			ACR:       acrString(c.acr),
+			AMR:       c.amr,
 		},
 	}
 	// Checked last: "expired" is reported only for a token that is
@@ -357,7 +359,11 @@ const (
 	seenNbf
 	seenJti
 	seenSid
-	seenAll = 1<<iota - 1
+	seenAll = 1<<iota - 1 // every required claim
+	// acr and amr are optional (CONTRACT §8): a token minted before second
+	// factors existed has neither, and reads as aal1.
+	seenAcr = seenAll + 1
+	seenAmr = seenAcr << 1
 )
 
 // rawClaims are the claims as read, before the rules are applied. The
@@ -366,12 +372,13 @@ const (
 type rawClaims struct {
 	audience           string // the configured one
 	iss, sub, jti, sid []byte
-	aud                []string
+	acr                []byte
+	aud, amr           []string
 	exp, iat, nbf      float64
 	seen               int
 }
 
-var claimNames = [...]string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid"}
+var claimNames = [...]string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid", "acr", "amr"}
 
 // maxNumericDate is 9999-12-31T23:59:59Z: later values overflow time
 // arithmetic and no real token carries them.
@@ -434,7 +441,7 @@ func (c *rawClaims) parse(b []byte) string {
 	if r.end() != nil {
 		return "claims not strict JSON"
 	}
-	if c.seen != seenAll {
+	if c.seen&seenAll != seenAll {
 		return "a required claim is missing"
 	}
 	return ""
@@ -469,6 +476,32 @@ func (c *rawClaims) value(r *jsonReader, bit int) string {
 		default:
 			c.nbf = f
 		}
+	case seenAmr:
+		// An array of strings (RFC 8176 §1, OpenID Connect Core §2).
+		if r.beginArray() != nil {
+			return "amr is not an array of strings"
+		}
+		c.amr = []string{} // present, even when empty
+		for n := 0; ; n++ {
+			ok, err := r.element(n)
+			if err != nil {
+				return "claims not strict JSON"
+			}
+			if !ok {
+				break
+			}
+			if r.peek() != '"' {
+				return "amr is not an array of strings"
+			}
+			s, err := r.str()
+			if err != nil {
+				return "claims not strict JSON"
+			}
+			if len(c.amr) == maxAMR {
+				return "amr has too many values"
+			}
+			c.amr = append(c.amr, amrString(s))
+		}
 	case seenAud:
 		// A string or an array of strings (RFC 7519 §4.1.3).
 		switch r.peek() {
@@ -502,16 +535,18 @@ func (c *rawClaims) value(r *jsonReader, bit int) string {
 		}
 	default:
 		if r.peek() != '"' {
-			return "iss, sub, jti or sid is not a string"
+			return "iss, sub, jti, sid or acr is not a string"
 		}
 		s, err := r.str()
 		if err != nil {
 			return "claims not strict JSON"
 		}
 		if len(s) == 0 {
-			return "iss, sub, jti or sid is empty"
+			return "iss, sub, jti, sid or acr is empty"
 		}
 		switch bit {
+		case seenAcr:
+			c.acr = s
 		case seenIss:
 			c.iss = s
 		case seenSub:
@@ -523,4 +558,31 @@ func (c *rawClaims) value(r *jsonReader, bit int) string {
 		}
 	}
 	return ""
+}
+
+// maxAMR bounds the amr array: RFC 8176 defines about twenty values, and a
+// token is at most 8 KiB anyway.
+const maxAMR = 16
+
+// acrString returns acr as a string, without an allocation for the levels
+// Gatehouse issues; an absent acr is aal1.
+func acrString(b []byte) string {
+	switch string(b) {
+	case "", gatehouse.AAL1:
+		return gatehouse.AAL1
+	case gatehouse.AAL2:
+		return gatehouse.AAL2
+	}
+	return string(b)
+}
+
+// amrString returns an amr value as a string, without an allocation for
+// the values Gatehouse issues.
+func amrString(b []byte) string {
+	for _, v := range [...]string{gatehouse.AMRPassword, gatehouse.AMROTP, gatehouse.AMRHardwareKey, gatehouse.AMRMultiFactor} {
+		if string(b) == v {
+			return v
+		}
+	}
+	return string(b)
 }

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse"
@@ -47,6 +48,27 @@ func (v *Verifier) Authenticate(r *http.Request) (*http.Request, error) {
 	return r.WithContext(gatehouse.NewContext(r.Context(), c)), nil
 }
 
+// RequireAAL2 wraps a handler that must only run for tokens of sessions
+// that passed a second factor (acr "aal2", CONTRACT §8). Put it inside
+// [Verifier.Middleware]. Any other token gets 403
+// insufficient_user_authentication with RFC 9470's challenge, which the
+// Gatehouse SDKs answer by asking the user for a code (step-up) and
+// retrying.
+func (v *Verifier) RequireAAL2(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := gatehouse.ClaimsFromContext(r.Context())
+		if c == nil {
+			v.WriteError(w, r, gatehouse.ErrTokenMissing)
+			return
+		}
+		if !c.AAL2() {
+			v.WriteError(w, r, gatehouse.ErrInsufficientAuth)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // problem is Gatehouse's RFC 9457 problem (httpapi.Problem), member for
 // member and in the same order, so clients switch on the same code.
 type problem struct {
@@ -83,6 +105,12 @@ func (v *Verifier) WriteError(w http.ResponseWriter, r *http.Request, err error)
 		h.Set("WWW-Authenticate", challenge)
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "1")
+	case http.StatusForbidden:
+		if errors.Is(err, gatehouse.ErrInsufficientAuth) {
+			// RFC 9470 §3: the level the route needs.
+			h.Set("WWW-Authenticate", `Bearer realm="`+v.realm+`", error="insufficient_user_authentication", `+
+				`error_description="a second factor is required", acr_values="aal2"`)
+		}
 	}
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")

@@ -99,3 +99,42 @@ func FuzzMiddleware(f *testing.F) {
 		}
 	})
 }
+
+// TestRequireAAL2: an aal1 token (or one minted before acr existed) gets
+// RFC 9470's 403 challenge; an aal2 token passes.
+func TestRequireAAL2(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		acr    string
+		status int
+	}{{gatehouse.AAL2, 200}, {gatehouse.AAL1, 403}, {"", 403}, {"urn:other", 403}} {
+		v := verify.Local(authFunc(func(context.Context, string) (*gatehouse.AccessClaims, error) {
+			return &gatehouse.AccessClaims{Subject: "u", SessionID: "s", ACR: tc.acr}, nil
+		}))
+		h := v.Middleware(v.RequireAAL2(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(200)
+		})))
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Authorization", "Bearer x")
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Fatalf("acr %q: %d", tc.acr, rec.Code)
+		}
+		if tc.status == 403 {
+			var p map[string]any
+			_ = json.Unmarshal(rec.Body.Bytes(), &p)
+			wa := rec.Header().Get("WWW-Authenticate")
+			if p["code"] != "insufficient_user_authentication" || !strings.Contains(wa, `error="insufficient_user_authentication"`) || !strings.Contains(wa, `acr_values="aal2"`) {
+				t.Fatalf("acr %q: %v %q", tc.acr, p, wa)
+			}
+		}
+	}
+	// Without Middleware in front there are no claims: 401, not a pass.
+	v := verify.Local(authFunc(func(context.Context, string) (*gatehouse.AccessClaims, error) { return nil, nil }))
+	rec := httptest.NewRecorder()
+	v.RequireAAL2(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 401 {
+		t.Fatalf("no claims: %d", rec.Code)
+	}
+}

@@ -101,7 +101,27 @@ func keysRotate(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func sessionsRevoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c := newCommand("sessions revoke", "End every session of a user: their refresh tokens fail at once and their access tokens are refused within a second.", "")
+	return userVerb(ctx, args, getenv, stdout, stderr, "sessions revoke",
+		"End every session of a user: their refresh tokens fail at once and their access tokens are refused within a second.",
+		func(svc *gatehouse.Service, email string) (string, error) {
+			n, err := svc.RevokeUserByEmail(ctx, email)
+			return fmt.Sprintf("revoked %d session(s) of %s", n, email), err
+		})
+}
+
+func mfaReset(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return userVerb(ctx, args, getenv, stdout, stderr, "mfa reset",
+		"Remove every second factor of a user (authenticator app, recovery codes) who lost them, and end their sessions: their next login asks for the password only.",
+		func(svc *gatehouse.Service, email string) (string, error) {
+			n, err := svc.ResetMFAByEmail(ctx, email)
+			return fmt.Sprintf("removed the second factors of %s and ended %d session(s)", email, n), err
+		})
+}
+
+// userVerb runs an admin verb on the user of a required --email.
+func userVerb(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer,
+	name, description string, act func(svc *gatehouse.Service, email string) (string, error)) error {
+	c := newCommand(name, description, "")
 	o := newOptions()
 	o.register(c, false)
 	email := c.fs.String("email", "", "email of the user (required)")
@@ -112,25 +132,25 @@ func sessionsRevoke(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	if *email == "" {
-		return errors.New("gatehouse sessions revoke: --email is required")
+		return fmt.Errorf("gatehouse %s: --email is required", name)
 	}
 	cfg, err := o.config(stderr)
 	if err != nil {
-		return commandError("sessions revoke", err)
+		return commandError(name, err)
 	}
 	gh, err := openCore(ctx, cfg)
 	if err != nil {
-		return commandError("sessions revoke", err)
+		return commandError(name, err)
 	}
 	defer gh.Close()
-	n, err := gh.Service().RevokeUserByEmail(ctx, *email)
+	done, err := act(gh.Service(), *email)
 	if errors.Is(err, gatehouse.ErrNotFound) {
-		return fmt.Errorf("gatehouse sessions revoke: no user with email %s", *email)
+		return fmt.Errorf("gatehouse %s: no user with email %s", name, *email)
 	}
 	if err != nil {
-		return commandError("sessions revoke", err)
+		return commandError(name, err)
 	}
-	fmt.Fprintf(stdout, "revoked %d session(s) of %s\n", n, *email)
+	fmt.Fprintln(stdout, done)
 	return nil
 }
 

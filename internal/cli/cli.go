@@ -39,7 +39,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		verb, args = args[0], args[1:]
 	}
-	if (verb == "user" || verb == "keys" || verb == "sessions") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if (verb == "user" || verb == "keys" || verb == "sessions" || verb == "mfa") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		verb, args = verb+" "+args[0], args[1:]
 	}
 	switch verb {
@@ -55,6 +55,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return keysRotate(ctx, args, getenv, stdout)
 	case "sessions revoke":
 		return sessionsRevoke(ctx, args, getenv, stdout, stderr)
+	case "mfa reset":
+		return mfaReset(ctx, args, getenv, stdout, stderr)
 	case "version":
 		c := newCommand("version", "Print the version of this binary.", "")
 		if err := c.parse(args, getenv, stdout); err != nil {
@@ -84,6 +86,7 @@ Commands:
   backup            copy a running SQLite database: --to FILE
   keys rotate       start signing with a new key at once
   sessions revoke   end every session of a user: --email E
+  mfa reset         remove a user's second factors and end their sessions: --email E
   version           print the version
 
 Run "gatehouse <command> --help" for a command's flags.
