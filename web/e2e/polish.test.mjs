@@ -97,7 +97,7 @@ describe('the demo app on a 390 px phone', () => {
   });
 
   it('signed out: a protected page shows the login form and says why', async () => {
-    for (const path of ['/dashboard', '/sessions', '/account']) {
+    for (const path of ['/dashboard', '/sessions', '/account', '/security']) {
       const { context, page, errors } = await phone();
       await page.goto(`${gh.url}${path}`);
       await page.waitForURL(`${gh.url}/login?next=${encodeURIComponent(path)}`);
@@ -137,6 +137,7 @@ describe('the demo app on a 390 px phone', () => {
     for (const [path, name] of [
       ['/sessions', 'Sessions'],
       ['/account', 'Account'],
+      ['/security', 'Security'],
       ['/settings', 'Settings'],
     ]) {
       await page.getByRole('link', { name, exact: true }).click();
@@ -146,7 +147,7 @@ describe('the demo app on a 390 px phone', () => {
       await screenshot(page, `phone-signed-in${path.replaceAll('/', '-')}`);
     }
     const links = await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents();
-    assert.deepEqual(links, ['Dashboard', 'Sessions', 'Account', 'Settings']);
+    assert.deepEqual(links, ['Dashboard', 'Sessions', 'Account', 'Security', 'Settings']);
     assert.deepEqual(w.problems, []);
     await context.close();
   });

@@ -8,6 +8,7 @@ import { SessionsPage } from './pages/Sessions';
 import { NotFoundPage } from './pages/NotFound';
 import { SettingsPage } from './pages/Settings';
 import { AccountPage } from './pages/Account';
+import { SecurityPage } from './pages/Security';
 import { ConfirmEmailPage, VerifyEmailPage } from './pages/EmailLinks';
 import { ForgotPasswordPage, ResetPasswordPage } from './pages/PasswordReset';
 import { VerifyBanner } from './VerifyBanner';
@@ -108,6 +109,13 @@ export function App() {
         </Protected>
       );
       break;
+    case '/security':
+      page = (
+        <Protected>
+          <SecurityPage />
+        </Protected>
+      );
+      break;
     case '/dashboard':
       page = (
         <Protected>
@@ -143,6 +151,7 @@ export function App() {
               <Link to="/dashboard">Dashboard</Link>
               <Link to="/sessions">Sessions</Link>
               <Link to="/account">Account</Link>
+              <Link to="/security">Security</Link>
             </>
           ) : status === 'unauthenticated' ? (
             <>

@@ -19,6 +19,14 @@ export function describe(err: unknown): string {
       return 'The server is busy. Please try again in a moment.';
     case 'forbidden':
       return 'You are not allowed to do that.';
+    case 'mfa_code_invalid':
+      return 'That code is not valid. Please try again.';
+    case 'mfa_token_invalid':
+      return 'This sign-in attempt has expired. Please log in again.';
+    case 'insufficient_user_authentication':
+      return 'Confirm it’s you with your second factor to do that.';
+    case 'already_enrolled':
+      return 'An authenticator app is already set up.';
     default:
       return err.message || 'Something went wrong. Please try again.';
   }

@@ -1,7 +1,9 @@
 import { useState, type FormEvent } from 'react';
 import { useAuth, useChangeEmail, useChangePassword, useUpdateProfile } from '@gatehouse/react';
 import { describe, fieldErrors } from '../errors';
+import { Link } from '../router';
 import { usePageTitle } from '../hooks';
+import { useStepUpGuard } from '../StepUp';
 
 /**
  * AccountPage changes the account's name (ProfileForm), shows its email
@@ -14,6 +16,7 @@ export function AccountPage() {
   const heading = usePageTitle('Account');
   const { user } = useAuth();
   const change = useChangeEmail();
+  const { guard, prompting, prompt } = useStepUpGuard();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [sentTo, setSentTo] = useState<string | null>(null);
@@ -23,7 +26,7 @@ export function AccountPage() {
     e.preventDefault();
     const to = email.trim();
     try {
-      await change.runAsync(to, password);
+      await guard(() => change.runAsync(to, password));
       setSentTo(to);
       setEmail('');
     } catch {
@@ -45,6 +48,10 @@ export function AccountPage() {
       </h1>
       <ProfileForm />
       <dl className="facts">
+        <dt>Second factors</dt>
+        <dd>
+          <Link to="/security">Security settings</Link>
+        </dd>
         <dt>Email</dt>
         <dd>
           {user?.email} {user?.email_verified === true ? '(verified)' : user?.email_verified === false ? '(not verified)' : ''}
@@ -89,13 +96,13 @@ export function AccountPage() {
             {fields.current_password}
           </p>
         )}
-        {change.error && (
+        {change.error && !prompting && (
           <p className="error" role="alert">
             {change.error.code === 'invalid_credentials' ? 'The current password is not correct.' : describe(change.error)}
           </p>
         )}
         <div className="actions">
-          <button type="submit" disabled={change.pending} aria-busy={change.pending}>
+          <button type="submit" disabled={change.pending || prompting} aria-busy={change.pending}>
             Change email
           </button>
           {change.pending && (
@@ -105,6 +112,7 @@ export function AccountPage() {
           )}
         </div>
       </form>
+      {prompt}
       <ChangePasswordForm />
     </section>
   );
@@ -117,6 +125,7 @@ export function AccountPage() {
  */
 function ChangePasswordForm() {
   const change = useChangePassword();
+  const { guard, prompting, prompt } = useStepUpGuard();
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
   const fields = fieldErrors(change.error);
@@ -124,7 +133,8 @@ function ChangePasswordForm() {
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     try {
-      await change.runAsync(current, next);
+      // With a second factor, an aal1 session must step up first (CONTRACT §8).
+      await guard(() => change.runAsync(current, next));
       setNext('');
     } catch {
       // Shown from change.error.
@@ -179,13 +189,13 @@ function ChangePasswordForm() {
             {fields.new_password}
           </p>
         )}
-        {change.error && !fields.new_password && (
+        {change.error && !fields.new_password && !prompting && (
           <p className="error" role="alert">
             {change.error.code === 'invalid_credentials' ? 'The current password is not correct.' : describe(change.error)}
           </p>
         )}
         <div className="actions">
-          <button type="submit" disabled={change.pending} aria-busy={change.pending}>
+          <button type="submit" disabled={change.pending || prompting} aria-busy={change.pending}>
             Change password
           </button>
           {change.pending && (
@@ -195,6 +205,7 @@ function ChangePasswordForm() {
           )}
         </div>
       </form>
+      {prompt}
     </>
   );
 }

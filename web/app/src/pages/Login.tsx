@@ -1,12 +1,15 @@
 import { useEffect, useState, type FormEvent } from 'react';
+import { AuthError, MfaRequiredError, type SecondFactor } from '@gatehouse/client';
 import { returnPath, useAuth } from '@gatehouse/react';
 import { Link, navigate, useLocation } from '../router';
 import { describe } from '../errors';
 import { usePageTitle } from '../hooks';
+import { SecondFactorForm } from '../SecondFactor';
+import { codeProblem } from '../StepUp';
 
 export function LoginPage({ notice }: { notice: string | null }) {
   const heading = usePageTitle('Log in');
-  const { login, status } = useAuth();
+  const { login, completeMfaLogin, status } = useAuth();
   const { search } = useLocation();
   const next = returnPath(search.get('next'));
   // Sent here from a page that needs a session (RequireAuth adds ?next=):
@@ -16,6 +19,10 @@ export function LoginPage({ notice }: { notice: string | null }) {
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // The second step (CONTRACT §8): the password was right and the user has
+  // a second factor; the mfa token stands for the first step.
+  const [mfa, setMfa] = useState<{ token: string; methods: string[] } | null>(null);
+  const [codeError, setCodeError] = useState<string | null>(null);
 
   // Already signed in (start-up found a session, or another tab logged in).
   useEffect(() => {
@@ -31,11 +38,62 @@ export function LoginPage({ notice }: { notice: string | null }) {
       setPassword('');
       navigate(next, { replace: true });
     } catch (err) {
-      setError(describe(err));
+      if (err instanceof MfaRequiredError) {
+        setPassword('');
+        setCodeError(null);
+        setMfa({ token: err.mfaToken, methods: err.methods });
+      } else {
+        setError(describe(err));
+      }
     } finally {
       setBusy(false);
     }
   };
+
+  const verify = async (factor: SecondFactor) => {
+    if (!mfa) return;
+    setBusy(true);
+    setCodeError(null);
+    try {
+      await completeMfaLogin({ mfaToken: mfa.token, ...factor });
+      navigate(next, { replace: true });
+    } catch (err) {
+      if (err instanceof AuthError && err.code === 'mfa_token_invalid') {
+        // Used, expired or killed by too many wrong codes: the password
+        // step has to be done again.
+        setMfa(null);
+        setError(describe(err));
+      } else {
+        setCodeError(err instanceof AuthError ? codeProblem(err) : describe(err));
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const back = () => {
+    setMfa(null);
+    setCodeError(null);
+  };
+
+  if (mfa) {
+    return (
+      <section className="card narrow" aria-labelledby="login-title">
+        <h1 id="login-title" ref={heading} tabIndex={-1}>
+          Two-step verification
+        </h1>
+        <p className="hint">
+          Signing in as <strong>{email.trim()}</strong>. Open your authenticator app and enter the code it shows.
+        </p>
+        <SecondFactorForm id="login-mfa" onSubmit={verify} busy={busy} error={codeError} recovery={mfa.methods.includes('recovery_code')} />
+        <p className="aside">
+          <button type="button" className="secondary small" onClick={back}>
+            Back to the password
+          </button>
+        </p>
+      </section>
+    );
+  }
 
   return (
     <section className="card narrow" aria-labelledby="login-title">

@@ -1,5 +1,8 @@
 import { Account } from './account.js';
 import { AuthError, asAuthError, type AuthErrorCode } from './errors.js';
+import { signInWith, type GrantDeps } from './grant.js';
+import { validateSession } from './startup.js';
+import { Mfa, type MfaLogin, type MfaStatus, type SecondFactor, type TotpEnrollment } from './mfa.js';
 import { Refresher } from './refresh.js';
 import { Schedule } from './schedule.js';
 import { Session } from './session.js';
@@ -13,7 +16,6 @@ import type {
   ChannelLike,
   LockManagerLike,
   StorageStrategy,
-  TokenResponse,
   Tokens,
   User,
   VisibilitySource,
@@ -61,6 +63,8 @@ export class AuthClient {
   private readonly tabs: Tabs;
   private readonly refresher: Refresher;
   private readonly account: Account;
+  private readonly mfa: Mfa;
+  private readonly grants: GrantDeps;
   private readonly now: () => number;
   private readonly backoff: (attempt: number, err: AuthError) => number;
   private readonly sessionHint: boolean;
@@ -130,6 +134,17 @@ export class AuthClient {
     };
 
     this.account = new Account({ session: this.session, wire: this.wire, fetch: (p, i) => this.fetch(p, i), shareUser: (u) => this.tabs.shareUser(u) });
+    this.grants = {
+      session: this.session,
+      wire: this.wire,
+      tabs: this.tabs,
+      now: this.now,
+      fetch: (p, i) => this.fetch(p, i),
+      started: () => {
+        this.startPromise ??= Promise.resolve();
+      },
+    };
+    this.mfa = new Mfa(this.grants);
 
     this.subscribe = this.subscribe.bind(this);
     this.getSnapshot = this.getSnapshot.bind(this);
@@ -177,7 +192,14 @@ export class AuthClient {
     const s = this.session;
     for (let attempt = 0; !this.disposed; attempt++) {
       try {
-        await this.validate();
+        await validateSession({
+          session: this.session,
+          tabs: this.tabs,
+          schedule: this.schedule,
+          refresher: this.refresher,
+          sessionHint: this.sessionHint,
+          fetch: (p) => this.fetch(p),
+        });
         return;
       } catch (e) {
         const err = asAuthError(e);
@@ -196,75 +218,15 @@ export class AuthClient {
     }
   }
 
-  private async validate(): Promise<void> {
-    const s = this.session;
-    const store = s.storage;
-    if (s.getSnapshot().status === 'authenticated') return; // a login or another tab got there first
-    if (!s.tokens) {
-      const loaded = store.load();
-      if (loaded) s.setTokens(loaded);
-    }
-    if (s.tokens && store.sharing === 'session') {
-      // A duplicated tab, or a reload of a tab whose session other tabs
-      // share: take the newest tokens from them rather than refreshing a
-      // copy of a refresh token that may be retired already.
-      const user = await this.tabs.greet(s.tokens);
-      if (user && s.tokens) {
-        s.signedIn(user);
-        return;
-      }
-    }
-    if (!s.tokens && store.sharing === 'origin') {
-      const other = await this.tabs.askOtherTabs();
-      if (other) {
-        s.setTokens(other.tokens);
-        s.signedIn(other.user);
-        return;
-      }
-    }
-    // No refresh token anywhere: nobody is signed in. With the cookie only
-    // the server can tell, by trying the HttpOnly cookie; the marker says
-    // when that cannot succeed, so a signed-out load sends no refresh that
-    // is bound to fail with a 401.
-    const noCookie = store.cookieTransport && this.sessionHint && store.maySignIn?.() === false;
-    if (!s.tokens && (!store.cookieTransport || noCookie)) {
-      s.setState({ status: 'unauthenticated', user: null, error: null });
-      return;
-    }
-    if (!s.tokens || this.schedule.needsRefresh(s.tokens)) await this.refresher.refreshFrom(s.tokens);
-    let res = await this.fetch('/api/users/me');
-    if (res.status === 401 && s.tokens) {
-      // Not an expiry (fetch handled that): a token the server no longer
-      // accepts. One refresh decides whether the session is still alive.
-      await this.refresher.refreshFrom(s.tokens);
-      res = await this.fetch('/api/users/me');
-    }
-    if (!res.ok) throw await errorFromResponse(res);
-    const user = (await res.json()) as User;
-    if (!s.tokens) throw new AuthError(401, 'signed_out', 'signed out during start-up');
-    s.signedIn(user);
-  }
-
   // ---- login, registration, logout ---------------------------------------
 
-  /** login signs in with email and password. Throws AuthError (`invalid_credentials`, `rate_limited`, …). */
+  /**
+   * login signs in with email and password. Throws AuthError
+   * (`invalid_credentials`, `rate_limited`, …), or MfaRequiredError when the
+   * user has a second factor: then {@link AuthClient.completeMfaLogin}.
+   */
   async login(email: string, password: string): Promise<User> {
-    const res = await this.wire.login(email, password);
-    if (!res.ok) throw await errorFromResponse(res);
-    const body = (await res.json()) as TokenResponse & { user?: User };
-    const tokens = this.wire.tokensOf(body, this.now());
-    this.session.setTokens(tokens, true);
-    let user = body.user;
-    if (!user) {
-      const me = await this.fetch('/api/users/me');
-      if (!me.ok) throw await errorFromResponse(me);
-      user = (await me.json()) as User;
-    }
-    this.startPromise ??= Promise.resolve();
-    this.session.signedIn(user);
-    this.tabs.shareSignIn(tokens, user);
-    this.session.emit('signedIn', { user });
-    return user;
+    return signInWith(this.grants, await this.wire.login(email, password));
   }
 
   /** register creates an account, then signs in with it (seed 000: auto-login). */
@@ -324,6 +286,23 @@ export class AuthClient {
   confirmEmail = (token: string): Promise<User> => this.account.confirmEmail(token);
   /** updateProfile: see {@link Account.updateProfile}. */
   updateProfile = (profile: { name: string }): Promise<User> => this.account.updateProfile(profile);
+
+  // ---- second factors (CONTRACT §8; the calls are in mfa.ts) ----
+
+  /** getMfaStatus: see {@link Mfa.getMfaStatus}. */
+  getMfaStatus = (): Promise<MfaStatus> => this.mfa.getMfaStatus();
+  /** enrollTotp: see {@link Mfa.enrollTotp}. */
+  enrollTotp = (currentPassword: string): Promise<TotpEnrollment> => this.mfa.enrollTotp(currentPassword);
+  /** confirmTotp: see {@link Mfa.confirmTotp}. */
+  confirmTotp = (code: string): Promise<string[]> => this.mfa.confirmTotp(code);
+  /** disableTotp: see {@link Mfa.disableTotp}. */
+  disableTotp = (): Promise<void> => this.mfa.disableTotp();
+  /** regenerateRecoveryCodes: see {@link Mfa.regenerateRecoveryCodes}. */
+  regenerateRecoveryCodes = (): Promise<string[]> => this.mfa.regenerateRecoveryCodes();
+  /** completeMfaLogin: see {@link Mfa.completeMfaLogin}. */
+  completeMfaLogin = (input: MfaLogin): Promise<User> => this.mfa.completeMfaLogin(input);
+  /** stepUp: see {@link Mfa.stepUp}. */
+  stepUp = (input: SecondFactor): Promise<void> => this.mfa.stepUp(input);
 
   // ---- bearer requests ---------------------------------------------------
 

@@ -17,7 +17,7 @@ export interface Problem {
 
 /**
  * ServerErrorCode is a `code` Gatehouse puts in its problem+json answers
- * (httpapi/problem.go and CONTRACT §2, §4, §5, §7).
+ * (httpapi/problem.go and CONTRACT §2, §4, §5, §7, §8).
  */
 export type ServerErrorCode =
   | 'validation_failed'
@@ -47,7 +47,13 @@ export type ServerErrorCode =
   | 'email_token_expired'
   | 'already_verified'
   | 'email_not_verified'
-  | 'signup_disabled';
+  | 'signup_disabled'
+  // Second factors (CONTRACT §8).
+  | 'mfa_required'
+  | 'mfa_code_invalid'
+  | 'mfa_token_invalid'
+  | 'already_enrolled'
+  | 'insufficient_user_authentication';
 
 /**
  * ClientErrorCode is a `code` the client makes up itself: no answer
@@ -98,6 +104,45 @@ export class AuthError extends Error {
    */
   get transient(): boolean {
     return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500;
+  }
+}
+
+/** MfaMethod is a second factor the server offers to finish a login with. */
+export type MfaMethod = 'totp' | 'recovery_code' | 'passkey' | (string & {});
+
+/**
+ * MfaRequiredError is what login throws when the password was right but
+ * the user has a second factor: no session exists yet. Pass `mfaToken`
+ * (single-use, minutes-lived) with a code to `completeMfaLogin`.
+ */
+export class MfaRequiredError extends AuthError {
+  declare readonly code: 'mfa_required';
+  readonly mfaToken: string;
+  readonly methods: MfaMethod[];
+
+  constructor(status: number, message: string, problem: Problem, mfaToken: string, methods: MfaMethod[]) {
+    super(status, 'mfa_required', message, problem);
+    this.name = 'MfaRequiredError';
+    this.mfaToken = mfaToken;
+    this.methods = methods;
+  }
+}
+
+/**
+ * StepUpRequiredError is a 403 `insufficient_user_authentication` (RFC
+ * 9470): the session is at `aal1` and the action needs `acrValues`
+ * (`aal2`) because the user has a second factor. `stepUp` with a code, then
+ * try the action again.
+ */
+export class StepUpRequiredError extends AuthError {
+  declare readonly code: 'insufficient_user_authentication';
+  /** The levels the server asks for, from `WWW-Authenticate` (`acr_values`), `["aal2"]` when it cannot be read. */
+  readonly acrValues: string[];
+
+  constructor(status: number, message: string, problem: Problem | null, acrValues: string[]) {
+    super(status, 'insufficient_user_authentication', message, problem);
+    this.name = 'StepUpRequiredError';
+    this.acrValues = acrValues;
   }
 }
 

@@ -14,9 +14,10 @@ export type {
 } from './types.js';
 export { takeTokenFromFragment } from './account.js';
 export type { AddressBar } from './account.js';
-export { AuthError } from './errors.js';
-export type { AuthErrorCode, ClientErrorCode, FieldError, Problem, ServerErrorCode } from './errors.js';
-export { decodeClaims } from './jwt.js';
-export type { TokenClaims } from './jwt.js';
+export { AuthError, MfaRequiredError, StepUpRequiredError } from './errors.js';
+export type { AuthErrorCode, ClientErrorCode, FieldError, MfaMethod, Problem, ServerErrorCode } from './errors.js';
+export { authLevelOf, decodeClaims } from './jwt.js';
+export type { Acr, TokenClaims } from './jwt.js';
+export type { MfaLogin, MfaStatus, SecondFactor, TotpEnrollment } from './mfa.js';
 export { attachAxios, baseQueryWithReauth, prepareAuthHeaders } from './adapters.js';
 export type { AxiosErrorLike, AxiosInstanceLike, AxiosRequestConfigLike, BaseQueryLike, BaseQueryResultLike } from './adapters.js';

@@ -1,6 +1,9 @@
 import type { AuthError } from './errors.js';
+import { authLevelOf } from './jwt.js';
 import type { TokenStorage } from './storage.js';
-import type { AuthEventName, AuthEvents, AuthState, SignOutReason, Tokens, User } from './types.js';
+import type { AuthEventName, AuthEvents, AuthState, AuthStateInput, SignOutReason, Tokens, User } from './types.js';
+
+const NO_AMR: readonly string[] = Object.freeze([]);
 
 /** SessionHooks is what the session tells the rest of the client. */
 export interface SessionHooks {
@@ -19,7 +22,7 @@ export class Session {
   tokens: Tokens | null = null;
   hooks: SessionHooks = { tokensChanged: () => undefined, signedOut: () => undefined };
 
-  private state: AuthState = { status: 'loading', user: null, error: null };
+  private state: AuthState = { status: 'loading', user: null, error: null, acr: null, amr: NO_AMR };
   private readonly listeners = new Set<() => void>();
   private readonly handlers: { [K in AuthEventName]: Set<(detail: AuthEvents[K]) => void> } = {
     signedIn: new Set(),
@@ -58,10 +61,17 @@ export class Session {
     }
   }
 
-  setState(next: AuthState): void {
+  /**
+   * setState sets the state; `acr` and `amr` follow the access token while
+   * authenticated (a step-up or a refresh changes them without a new
+   * login), and `amr` keeps its identity while its values stay the same.
+   */
+  setState(next: AuthStateInput): void {
     const s = this.state;
-    if (s.status === next.status && s.user === next.user && s.error === next.error) return;
-    this.state = next;
+    const level = next.status === 'authenticated' ? authLevelOf(this.tokens?.accessToken) : { acr: null, amr: [] };
+    const amr = level.amr.length === s.amr.length && level.amr.every((v, i) => v === s.amr[i]) ? s.amr : Object.freeze(level.amr);
+    if (s.status === next.status && s.user === next.user && s.error === next.error && s.acr === level.acr && s.amr === amr) return;
+    this.state = { status: next.status, user: next.user, error: next.error, acr: level.acr, amr };
     for (const l of [...this.listeners]) l();
   }
 
@@ -80,6 +90,7 @@ export class Session {
     this.tokens = tokens;
     if (persist) this.storage.save(tokens);
     this.hooks.tokensChanged(tokens);
+    this.setState(this.state); // acr and amr of the new token
     for (const w of [...this.tokenWaiters]) w();
   }
 

@@ -1,4 +1,5 @@
 import type { AuthError } from './errors.js';
+import type { Acr } from './jwt.js';
 
 /**
  * Where the client keeps tokens.
@@ -47,13 +48,23 @@ export type AuthStatus = 'loading' | 'authenticated' | 'unauthenticated';
 /**
  * AuthState is the client's snapshot. `status` is `loading` until start-up
  * validation has finished; `error` is set while the server cannot be
- * reached (the session is kept and the client keeps trying).
+ * reached (the session is kept and the client keeps trying). `acr` and
+ * `amr` say how the signed-in session was authenticated (the access
+ * token's claims, CONTRACT §8): `aal2` after a second factor. They are for
+ * the UI; the server decides what a session may do.
  */
 export interface AuthState {
   readonly status: AuthStatus;
   readonly user: User | null;
   readonly error: AuthError | null;
+  /** `aal1` or `aal2` while authenticated; null otherwise, or from a server without §8. */
+  readonly acr: Acr | null;
+  /** RFC 8176 method names (`pwd`, `otp`, `mfa`, …) while authenticated; empty otherwise. */
+  readonly amr: readonly string[];
 }
+
+/** AuthStateInput is what the client sets; the session adds `acr` and `amr` from its tokens. */
+export type AuthStateInput = Pick<AuthState, 'status' | 'user' | 'error'>;
 
 /** Why a tab became signed out. */
 export type SignOutReason = 'logout' | 'expired' | 'remote';

@@ -1,4 +1,4 @@
-import { AuthError, networkError, type AuthErrorCode, type Problem } from './errors.js';
+import { AuthError, MfaRequiredError, StepUpRequiredError, networkError, type AuthErrorCode, type Problem } from './errors.js';
 import { tokensFrom, type TokenStorage } from './storage.js';
 import type { TokenResponse, Tokens } from './types.js';
 
@@ -27,8 +27,21 @@ export class Wire {
   }
 
   login(email: string, password: string): Promise<Response> {
-    const headers: Record<string, string> = this.storage.cookieTransport ? { 'X-Refresh-Transport': 'cookie' } : {};
-    return this.post('/api/auth/login', { email, password }, headers);
+    return this.post('/api/auth/login', { email, password }, this.grantHeaders());
+  }
+
+  /**
+   * mfaVerify finishes a login that answered `mfa_required`: the mfa_token
+   * and a code are the credentials (no bearer), and the answer is a login's,
+   * so it asks for the refresh token the way login does.
+   */
+  mfaVerify(body: object): Promise<Response> {
+    return this.post('/api/auth/mfa/verify', body, this.grantHeaders());
+  }
+
+  /** grantHeaders asks for the refresh token in the HttpOnly cookie when the strategy keeps it there (CONTRACT §5). */
+  private grantHeaders(): Record<string, string> {
+    return this.storage.cookieTransport ? { 'X-Refresh-Transport': 'cookie' } : {};
   }
 
   register(email: string, password: string, name?: string): Promise<Response> {
@@ -151,8 +164,26 @@ export async function errorFromResponse(res: Response): Promise<AuthError> {
   }
   const code = typeof problem?.code === 'string' ? problem.code : (`http_${res.status}` as const);
   const message = (typeof problem?.detail === 'string' && problem.detail) || (typeof problem?.title === 'string' && problem.title) || `HTTP ${res.status}`;
+  if (code === 'mfa_required' && problem && typeof problem.mfa_token === 'string') {
+    const methods = Array.isArray(problem.methods) ? problem.methods.filter((m): m is string => typeof m === 'string') : [];
+    return new MfaRequiredError(res.status, message, problem, problem.mfa_token, methods);
+  }
+  if (code === 'insufficient_user_authentication') {
+    return new StepUpRequiredError(res.status, message, problem, acrValues(res.headers.get('WWW-Authenticate')));
+  }
   const ra = Number(res.headers.get('Retry-After'));
   return new AuthError(res.status, code, message, problem, Number.isFinite(ra) && ra > 0 ? ra : null);
+}
+
+/**
+ * acrValues reads `acr_values` from an RFC 9470 challenge
+ * (`Bearer error="insufficient_user_authentication", acr_values="aal2"`);
+ * a cross-origin page may not see the header, so the default is aal2.
+ */
+function acrValues(header: string | null): string[] {
+  const m = header ? /acr_values="([^"]*)"/.exec(header) : null;
+  const values = m?.[1]?.split(' ').filter(Boolean) ?? [];
+  return values.length ? values : ['aal2'];
 }
 
 /** problemCode returns the `code` of a problem+json response without consuming it. */

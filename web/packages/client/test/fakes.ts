@@ -9,6 +9,9 @@ export interface Session {
   sid: string;
   refresh: string;
   revoked: boolean;
+  /** The session's level and methods (CONTRACT §8); aal1 and ["pwd"] when unset. */
+  acr?: string;
+  amr?: string[];
 }
 
 function b64url(s: string): string {
@@ -35,7 +38,7 @@ export class FakeGatehouse {
   /** Code of a non-expiry 401 to answer on protected routes. */
   reject401: string | null = null;
   requests: { method: string; path: string; auth: string | null; credentials: RequestCredentials }[] = [];
-  private n = 0;
+  protected n = 0;
 
   // The one user, for the accounts-by-email routes (CONTRACT §7).
   password = 'correct horse battery staple';
@@ -67,19 +70,21 @@ export class FakeGatehouse {
     return t;
   }
 
-  private mint(sid: string): string {
+  protected mint(sid: string): string {
     const header = b64url(JSON.stringify({ alg: 'EdDSA', typ: 'at+jwt', kid: 'k1' }));
-    const payload = b64url(JSON.stringify({ sub: 'u1', sid, jti: `j${++this.n}`, exp: Math.floor(Date.now() / 1000) + this.expiresIn }));
+    const s = this.sessions.get(sid);
+    const level = { acr: s?.acr ?? 'aal1', amr: s?.amr ?? ['pwd'] };
+    const payload = b64url(JSON.stringify({ sub: 'u1', sid, jti: `j${++this.n}`, exp: Math.floor(Date.now() / 1000) + this.expiresIn, ...level }));
     return `${header}.${payload}.sig${this.n}`;
   }
 
-  private live = new Map<string, string>(); // access token -> sid
+  protected live = new Map<string, string>(); // access token -> sid
 
   expireAll(): void {
     for (const t of this.live.keys()) this.expired.add(t);
   }
 
-  private grant(s: Session, cookieMode: boolean, user: boolean): Response {
+  protected grant(s: Session, cookieMode: boolean, user: boolean): Response {
     s.refresh = `rt-${s.sid}-${++this.n}`;
     const access = this.mint(s.sid);
     this.live.set(access, s.sid);

@@ -18,6 +18,15 @@ export {
   useVerifyEmail,
 } from './account.js';
 export type { AuthAction } from './account.js';
+export {
+  useCompleteMfaLogin,
+  useConfirmTotp,
+  useDisableTotp,
+  useEnrollTotp,
+  useMfaStatus,
+  useRegenerateRecoveryCodes,
+  useStepUp,
+} from './mfa.js';
 
 export interface AuthProviderProps {
   client: AuthClient;
@@ -46,7 +55,14 @@ export interface UseAuth {
   user: User | null;
   /** Set while the server cannot be reached; the session is kept. */
   error: AuthState['error'];
+  /** The session's assurance level, `aal1` or `aal2` (the access token's `acr`); null when signed out. */
+  acr: AuthState['acr'];
+  /** How the session was authenticated, RFC 8176 names (`pwd`, `otp`, `mfa`, …). */
+  amr: AuthState['amr'];
+  /** login signs in; it throws MfaRequiredError when a second factor is needed (then completeMfaLogin). */
   login(email: string, password: string): Promise<User>;
+  completeMfaLogin: AuthClient['completeMfaLogin'];
+  stepUp: AuthClient['stepUp'];
   register(email: string, password: string, name?: string): Promise<User>;
   logout(): Promise<void>;
   logoutAll(): Promise<void>;
@@ -64,7 +80,11 @@ export function useAuth(): UseAuth {
       status: state.status,
       user: state.user,
       error: state.error,
+      acr: state.acr,
+      amr: state.amr,
       login: (email, password) => client.login(email, password),
+      completeMfaLogin: client.completeMfaLogin,
+      stepUp: client.stepUp,
       register: (email, password, name) => client.register(email, password, name),
       logout: () => client.logout(),
       logoutAll: () => client.logoutAll(),
@@ -130,4 +150,4 @@ export function returnPath(next: string | null | undefined, fallback = '/dashboa
   }
 }
 
-export type { AuthClient, AuthState, AuthStatus, User } from '@gatehouse/client';
+export type { Acr, AuthClient, AuthState, AuthStatus, MfaLogin, MfaStatus, SecondFactor, TotpEnrollment, User } from '@gatehouse/client';

@@ -1,0 +1,116 @@
+import { AuthError } from './errors.js';
+import { adoptAccessToken, signInWith, type GrantDeps } from './grant.js';
+import type { TokenResponse, User } from './types.js';
+import { errorFromResponse } from './wire.js';
+
+/** MfaStatus is GET /api/auth/mfa: the signed-in user's second factors. */
+export interface MfaStatus {
+  totp: boolean;
+  recovery_codes_left: number;
+  passkeys: number;
+}
+
+/** TotpEnrollment is a started TOTP enrolment: the shared secret (base32) and its otpauth:// URI for a QR code. */
+export interface TotpEnrollment {
+  secret: string;
+  otpauth_uri: string;
+}
+
+/** SecondFactor is what proves the second factor: an authenticator app's code or one recovery code. */
+export type SecondFactor = { code: string; recoveryCode?: never } | { recoveryCode: string; code?: never };
+
+/** MfaLogin is the second step of a login: the `mfaToken` of its MfaRequiredError and a code. */
+export type MfaLogin = SecondFactor & { mfaToken: string };
+
+/**
+ * Mfa makes the calls of second factors (CONTRACT §8): the user's status,
+ * the TOTP enrolment (RFC 6238) and its removal, the recovery codes, the
+ * second step of a login and the step-up of a signed-in session.
+ *
+ * Every method rejects with an {@link AuthError}: `mfa_code_invalid`,
+ * `mfa_token_invalid`, `already_enrolled`, `invalid_credentials`, or a
+ * StepUpRequiredError (`insufficient_user_authentication`) when an `aal1`
+ * session asks for a change that needs `aal2`: call {@link Mfa.stepUp},
+ * then try again.
+ */
+export class Mfa {
+  constructor(private readonly d: GrantDeps) {}
+
+  /** getMfaStatus tells which factors the signed-in user has. */
+  async getMfaStatus(): Promise<MfaStatus> {
+    return this.json<MfaStatus>(await this.send('GET', '/api/auth/mfa'), (b) => typeof b.totp === 'boolean');
+  }
+
+  /**
+   * enrollTotp starts a TOTP enrolment, given the current password (a
+   * session alone must not add a factor: OWASP ASVS V2.5). The secret works
+   * only once {@link Mfa.confirmTotp} has proved the app holds it.
+   */
+  async enrollTotp(currentPassword: string): Promise<TotpEnrollment> {
+    const res = await this.send('POST', '/api/auth/mfa/totp', { current_password: currentPassword });
+    return this.json<TotpEnrollment>(res, (b) => typeof b.secret === 'string' && typeof b.otpauth_uri === 'string');
+  }
+
+  /**
+   * confirmTotp turns the enrolment on with a code of the app and returns
+   * the ten recovery codes, shown once. The session is `aal2` from then on:
+   * the access token that comes with the answer replaces the held one.
+   */
+  async confirmTotp(code: string): Promise<string[]> {
+    const res = await this.send('POST', '/api/auth/mfa/totp/confirm', { code });
+    const body = await this.json<TokenResponse & { recovery_codes: string[] }>(res, (b) => Array.isArray(b.recovery_codes));
+    if (typeof body.access_token === 'string') adoptAccessToken(this.d, body);
+    return body.recovery_codes;
+  }
+
+  /** disableTotp removes TOTP and the recovery codes (`aal2` needed). */
+  async disableTotp(): Promise<void> {
+    const res = await this.send('DELETE', '/api/auth/mfa/totp');
+    if (!res.ok) throw await errorFromResponse(res);
+    await res.body?.cancel();
+  }
+
+  /** regenerateRecoveryCodes replaces the recovery codes (`aal2` needed); the old ones stop working. */
+  async regenerateRecoveryCodes(): Promise<string[]> {
+    const res = await this.send('POST', '/api/auth/mfa/recovery-codes', {});
+    return (await this.json<{ recovery_codes: string[] }>(res, (b) => Array.isArray(b.recovery_codes))).recovery_codes;
+  }
+
+  /**
+   * completeMfaLogin is the second step of a login that threw
+   * MfaRequiredError. It signs in exactly as login does (tokens, state,
+   * other tabs). `mfa_code_invalid` leaves the mfaToken usable for another
+   * try (a few at most); `mfa_token_invalid` means logging in again.
+   */
+  async completeMfaLogin(input: MfaLogin): Promise<User> {
+    return signInWith(this.d, await this.d.wire.mfaVerify({ mfa_token: input.mfaToken, ...factorBody(input) }));
+  }
+
+  /**
+   * stepUp raises the signed-in session to `aal2` with a code (RFC 9470's
+   * step-up): the server answers a new access token for the same session,
+   * which replaces the held one here and in the tabs that share it.
+   */
+  async stepUp(input: SecondFactor): Promise<void> {
+    const res = await this.send('POST', '/api/auth/mfa/verify', factorBody(input));
+    adoptAccessToken(this.d, await this.json<TokenResponse>(res, (b) => typeof b.access_token === 'string'));
+  }
+
+  private send(method: string, path: string, body?: object): Promise<Response> {
+    const init: RequestInit = { method, headers: { Accept: 'application/json' } };
+    if (body) init.headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+    if (body) init.body = JSON.stringify(body);
+    return this.d.fetch(path, init);
+  }
+
+  private async json<T>(res: Response, ok: (body: Record<string, unknown>) => boolean): Promise<T> {
+    if (!res.ok) throw await errorFromResponse(res);
+    const body: unknown = await res.json().catch(() => null);
+    if (!body || typeof body !== 'object' || !ok(body as Record<string, unknown>)) throw new AuthError(502, 'bad_response', 'the server sent an unexpected answer');
+    return body as T;
+  }
+}
+
+function factorBody(f: SecondFactor): { code: string } | { recovery_code: string } {
+  return typeof f.recoveryCode === 'string' ? { recovery_code: f.recoveryCode.trim() } : { code: (f.code ?? '').replace(/\s+/g, '') };
+}
