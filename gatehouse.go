@@ -92,6 +92,7 @@ type Revocation struct {
 	Seq       int64
 	SessionID string // the session that ended, or "" for a user change
 	UserID    string // set when the entry says a user changed
+	At        time.Time
 }
 
 // Post is an entry of the demo protected resource.

@@ -62,7 +62,9 @@ type Store interface {
 	// exceptSessionID (empty: all of them) and returns their ids.
 	RevokeUserSessions(ctx context.Context, userID, exceptSessionID, reason string, now time.Time) ([]string, error)
 	// Revocations returns up to limit entries of the revocation feed with
-	// Seq > after, in Seq order.
+	// Seq > after, in Seq order, each with the time it was appended (At).
+	// Seqs have no gaps: a Seq missing after the first entry returned was
+	// pruned.
 	Revocations(ctx context.Context, after int64, limit int) ([]Revocation, error)
 	// LastRevocationSeq returns the highest Seq of the feed (0 when empty).
 	LastRevocationSeq(ctx context.Context) (int64, error)
@@ -107,6 +109,8 @@ type Store interface {
 	MFAStore
 	// PasskeyStore: WebAuthn credentials and ceremonies.
 	PasskeyStore
+	// ClientStore: service clients.
+	ClientStore
 }
 
 // RevocationNotifier is implemented by stores that can announce new
