@@ -18,6 +18,7 @@ import (
 type deployment struct {
 	store   string // sqlite, postgres, db (--db) or target (--target)
 	db      string // for the header; credentials elided
+	rawDB   string // the --db value, for the gatehouse CLI
 	bases   []string
 	pids    []int // empty when the memory cannot be read
 	commits *commitCounter
@@ -66,7 +67,7 @@ func deploy(ctx context.Context, cfg config, store string) (_ *deployment, err e
 		d.undo = append(d.undo, drop)
 		db = url
 	}
-	d.db = describe(db)
+	d.db, d.rawDB = describe(db), db
 	env := []string{"GATEHOUSE_KEY_SECRET=" + strings.Repeat("k", 32)}
 	for range cfg.instances {
 		srv, err := startServer(cfg.bin, db, env, cfg.extra)

@@ -53,21 +53,23 @@ func main() {
 }
 
 type config struct {
-	bin       string
-	db        string
-	target    string
-	pid       int
-	stores    []string
-	postgres  string
-	clients   int
-	duration  time.Duration
-	scenarios []string
-	extra     []string
-	instances int
-	flood     int
-	settle    time.Duration
-	settleMax int64 // KiB: the settled RSS the flood report checks against
-	peakMax   int64 // KiB: the peak RSS the flood report checks against
+	bin         string
+	db          string
+	target      string
+	pid         int
+	stores      []string
+	postgres    string
+	clients     int
+	duration    time.Duration
+	scenarios   []string
+	extra       []string
+	instances   int
+	flood       int
+	followers   int
+	revocations int
+	settle      time.Duration
+	settleMax   int64 // KiB: the settled RSS the flood report checks against
+	peakMax     int64 // KiB: the peak RSS the flood report checks against
 }
 
 func parse(args []string) (config, error) {
@@ -85,6 +87,8 @@ func parse(args []string) (config, error) {
 	extra := fs.String("server-args", "", "extra server flags, space-separated")
 	fs.IntVar(&cfg.instances, "instances", 1, "servers to start on the one database; each client spreads its requests over them")
 	fs.IntVar(&cfg.flood, "flood", 0, "instead of the scenarios, flood the server with this many concurrent logins and report its memory")
+	fs.IntVar(&cfg.followers, "followers", 0, "instead of the scenarios, park this many followers on the revocation feed and report their memory and the revocation-to-follower delay")
+	fs.IntVar(&cfg.revocations, "revocations", 20, "with --followers: logouts to deliver")
 	fs.DurationVar(&cfg.settle, "settle", 30*time.Second, "with --flood: how long to watch the memory fall back after the flood")
 	settleMiB := fs.Int64("settle-below", 64, "with --flood: the RSS (MiB) the server should settle below within --settle")
 	peakMiB := fs.Int64("peak-below", 128, "with --flood: the RSS (MiB) the server's peak should stay at or below")
@@ -147,6 +151,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			if cfg.flood > 0 {
 				return flood(ctx, out, cfg, dep)
 			}
+			if cfg.followers > 0 {
+				return followers(ctx, out, cfg, dep)
+			}
 			r, err := bench(ctx, out, cfg, dep)
 			summary = append(summary, r)
 			return err
@@ -155,7 +162,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	if cfg.flood == 0 {
+	if cfg.flood == 0 && cfg.followers == 0 {
 		printRatios(out, summary)
 	}
 	return nil
