@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -68,7 +69,53 @@ func (s *Service) Clients(ctx context.Context) ([]ServiceClient, error) { return
 // DeleteClient removes a service client: its tokens are refused from then
 // on (each use looks the client up).
 func (s *Service) DeleteClient(ctx context.Context, id string) error {
-	return s.store.DeleteClient(ctx, id)
+	err := s.store.DeleteClient(ctx, id)
+	s.clients.forget(id)
+	return err
+}
+
+// clientCacheTTL bounds how long an instance trusts a client it looked up:
+// a follower polls the feed again after every revocation, and a thousand
+// followers must not mean a thousand database reads per revocation. A
+// client deleted on another instance (or by the CLI) is refused everywhere
+// within it.
+const clientCacheTTL = 5 * time.Second
+
+// clientCache holds service clients briefly (clientCacheTTL).
+type clientCache struct {
+	mu sync.Mutex
+	m  map[string]cachedClient
+}
+
+type cachedClient struct {
+	c       *ServiceClient
+	expires time.Time
+}
+
+func (cc *clientCache) get(ctx context.Context, id string, load func(context.Context, string) (*ServiceClient, error), now time.Time) (*ServiceClient, error) {
+	cc.mu.Lock()
+	e, ok := cc.m[id]
+	cc.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.c, nil
+	}
+	c, err := load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cc.mu.Lock()
+	if cc.m == nil || len(cc.m) > 10_000 {
+		cc.m = map[string]cachedClient{} // clients are few; a flood of ids is not kept
+	}
+	cc.m[id] = cachedClient{c: c, expires: now.Add(clientCacheTTL)}
+	cc.mu.Unlock()
+	return c, nil
+}
+
+func (cc *clientCache) forget(id string) {
+	cc.mu.Lock()
+	delete(cc.m, id)
+	cc.mu.Unlock()
 }
 
 // ClientCredentials authenticates a client by its secret and issues an
@@ -116,7 +163,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, bearer, scope string) 
 	if claims.ClientID == "" {
 		return nil, fmt.Errorf("%w: not a service client's token", ErrTokenInvalid)
 	}
-	c, err := s.store.Client(ctx, claims.ClientID)
+	c, err := s.clients.get(ctx, claims.ClientID, s.store.Client, s.now())
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: the client was deleted", ErrTokenInvalid)
 	}

@@ -159,7 +159,9 @@ func (s *Service) feedFromStore(ctx context.Context, after int64) (out []Revocat
 	}
 	if len(revs) == 0 {
 		if end > after {
-			return nil, 0, false, &FeedGapError{FirstSeq: end + 1, Since: s.now().UTC()}
+			// Every entry was pruned; none younger than the retention ever
+			// is, so the feed is whole since then.
+			return nil, 0, false, &FeedGapError{FirstSeq: end + 1, Since: s.now().UTC().Add(-s.feedRetention())}
 		}
 		return nil, 0, true, nil
 	}

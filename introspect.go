@@ -46,7 +46,7 @@ func (s *Service) Introspect(ctx context.Context, token string) (*Introspection,
 		ExpiresAt: claims.ExpiresAt, IssuedAt: claims.IssuedAt, ACR: claims.ACR, AMR: claims.AMR,
 	}
 	if claims.ClientID != "" {
-		if _, err := s.store.Client(ctx, claims.ClientID); err != nil {
+		if _, err := s.clients.get(ctx, claims.ClientID, s.store.Client, s.now()); err != nil {
 			return inactiveUnless(err)
 		}
 		return out, nil

@@ -36,6 +36,8 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 	guard *sessionGuard
+	// clients caches service clients for their token checks.
+	clients clientCache
 }
 
 // New returns a Service for a Config that passes [Config.Validate]. Call [Service.Run] to follow revocations made
@@ -86,11 +88,14 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
+// feedRetention is how long revocation-feed entries and ended sessions are
+// kept: longer than any access token lives, so that every instance, and
+// every follower of the feed, sees a revocation before it is pruned.
+func (s *Service) feedRetention() time.Duration { return 2*s.cfg.AccessTTL + time.Hour }
+
 func (s *Service) prune(ctx context.Context) {
 	now := s.now()
-	// Keep the feed and ended sessions for longer than any access token
-	// lives, so that every instance sees a revocation before it is pruned.
-	keep := 2*s.cfg.AccessTTL + time.Hour
+	keep := s.feedRetention()
 	if err := s.store.Prune(ctx, now, now.Add(-keep), now.Add(-keep), now.Add(-keep)); err != nil {
 		s.log.WarnContext(ctx, "prune failed", "err", err)
 	}

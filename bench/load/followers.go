@@ -40,7 +40,7 @@ func followers(ctx context.Context, out io.Writer, cfg config, d *deployment) er
 	if err != nil {
 		return err
 	}
-	before := d.rss("VmRSS")
+	before, beforeGo := d.rss("VmRSS"), goMemory(hc, base)
 
 	// Each follower records when it learnt of each session's end.
 	type seen struct {
@@ -67,7 +67,7 @@ func followers(ctx context.Context, out io.Writer, cfg config, d *deployment) er
 		})
 	}
 	time.Sleep(3 * time.Second) // all parked
-	parked := d.rss("VmRSS")
+	parked, parkedGo := d.rss("VmRSS"), goMemory(hc, base)
 
 	ended := map[string]time.Time{}
 	for _, u := range users {
@@ -100,10 +100,15 @@ func followers(ctx context.Context, out io.Writer, cfg config, d *deployment) er
 	}
 	slices.Sort(delays)
 	fmt.Fprintf(out, "\n%s: %d followers waiting on GET /api/auth/revocations, %d revocations\n", d.store, cfg.followers, len(ended))
+	if beforeGo > 0 && parkedGo > 0 {
+		// The Go runtime's in-use heap and stacks: RSS moves with the
+		// collector's timing, these with what the followers hold.
+		per := float64(parkedGo-beforeGo) / 1024 / float64(cfg.followers)
+		fmt.Fprintf(out, "  server heap+stacks in use %.1f MiB before, %.1f MiB with the followers parked: %.1f KiB per follower, %.0f followers per MiB\n",
+			float64(beforeGo)/(1<<20), float64(parkedGo)/(1<<20), per, 1024/max(per, 0.001))
+	}
 	if before > 0 && parked > 0 {
-		per := float64(parked-before) / float64(cfg.followers)
-		fmt.Fprintf(out, "  server RSS %s before, %s with the followers parked: %.1f KiB per follower, %.0f followers per MiB\n",
-			mib(before), mib(parked), per, 1024/max(per, 0.001))
+		fmt.Fprintf(out, "  server RSS %s before, %s with the followers parked\n", mib(before), mib(parked))
 	}
 	if len(delays) > 0 {
 		fmt.Fprintf(out, "  revocation to follower: median %v, p99 %v, max %v (%d deliveries, %d missed)\n",
@@ -185,4 +190,29 @@ func sidOf(jwt string) (string, error) {
 		SID string `json:"sid"`
 	}
 	return c.SID, json.Unmarshal(b, &c)
+}
+
+// goMemory is the server's Go heap and stacks in use, in bytes, from its
+// /metrics (Prometheus' Go collector), or -1.
+func goMemory(hc *http.Client, base string) int64 {
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	b, err := do(hc, req, 200)
+	if err != nil {
+		return -1
+	}
+	var total int64
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, name := range []string{"go_memstats_heap_inuse_bytes ", "go_memstats_stack_inuse_bytes "} {
+			if v, ok := strings.CutPrefix(line, name); ok {
+				var f float64
+				if _, err := fmt.Sscan(v, &f); err == nil {
+					total += int64(f)
+				}
+			}
+		}
+	}
+	if total == 0 {
+		return -1
+	}
+	return total
 }
