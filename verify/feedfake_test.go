@@ -78,7 +78,7 @@ func newFakeIssuer(t *testing.T) *fakeIssuer {
 	}
 	g := &fakeIssuer{
 		t: t, clock: clock, clientID: "client 1", secret: "s3cret:+/=",
-		maxWait: 200 * time.Millisecond,
+		maxWait:  200 * time.Millisecond,
 		firstSeq: 1, since: clock.Now().Add(-24 * time.Hour),
 		clients: map[string]bool{}, notify: make(chan struct{}),
 	}
