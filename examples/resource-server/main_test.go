@@ -14,12 +14,17 @@ import (
 
 // start runs the resource server in process against g and returns its URL.
 func start(t *testing.T, args ...string) string {
+	return startEnv(t, func(string) string { return "" }, args...)
+}
+
+// startEnv is start with an environment.
+func startEnv(t *testing.T, getenv func(string) string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out, w := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, append([]string{"resource-server"}, args...), w, io.Discard)
+		err := run(ctx, append([]string{"resource-server"}, args...), getenv, w, io.Discard)
 		w.CloseWithError(io.EOF)
 		done <- err
 	}()
@@ -97,7 +102,7 @@ func TestFlags(t *testing.T) {
 		{"--bogus"},
 		{"--issuer", "http://x", "extra"},
 	} {
-		if err := run(context.Background(), append([]string{"resource-server"}, args...), io.Discard, io.Discard); err == nil {
+		if err := run(context.Background(), append([]string{"resource-server"}, args...), func(string) string { return "" }, io.Discard, io.Discard); err == nil {
 			t.Errorf("%v: no error", args)
 		}
 	}
