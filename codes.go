@@ -46,6 +46,20 @@ var (
 	errPasskeyRegisterInvalid = fmt.Errorf("%w: add it again", ErrPasskeyInvalid)
 )
 
+// Errors of service clients and the revocation feed (CONTRACT §10).
+var (
+	// ErrInvalidClient: unknown client or wrong secret (RFC 6749 §5.2).
+	ErrInvalidClient = errors.New("client authentication failed")
+	// ErrInvalidScope: a scope the client does not hold was asked for.
+	ErrInvalidScope = errors.New("the requested scope is not the client's")
+	// ErrInsufficientScope: the client's token lacks the route's scope
+	// (RFC 6750 §3.1).
+	ErrInsufficientScope = errors.New("the token lacks the scope this route needs")
+	// ErrFeedGap: entries after the asked seq were pruned; the error is a
+	// *FeedGapError saying where the feed resumes.
+	ErrFeedGap = errors.New("the revocation feed no longer holds entries after this seq")
+)
+
 // Errors of the HTTP edge. They live here, beside the domain sentinels,
 // so that the Go client can map their codes back as well.
 var (
@@ -100,6 +114,10 @@ var errorCodes = []ErrorCode{
 	{ErrInsufficientAuth, "insufficient_user_authentication", http.StatusForbidden},
 	{errPasskeyRegisterInvalid, "passkey_invalid", http.StatusBadRequest},
 	{ErrPasskeyInvalid, "passkey_invalid", http.StatusUnauthorized},
+	{ErrInvalidClient, "invalid_client", http.StatusUnauthorized},
+	{ErrInvalidScope, "invalid_scope", http.StatusBadRequest},
+	{ErrInsufficientScope, "insufficient_scope", http.StatusForbidden},
+	{ErrFeedGap, "feed_gap", http.StatusGone},
 	{ErrInvalidRequest, "invalid_request", http.StatusBadRequest},
 	{ErrPayloadTooLarge, "payload_too_large", http.StatusRequestEntityTooLarge},
 	{ErrUnsupportedMediaType, "unsupported_media_type", http.StatusUnsupportedMediaType},

@@ -139,6 +139,11 @@ type AccessClaims struct {
 	// without acr is read as AAL1.
 	ACR string
 	AMR []string
+	// ClientID and Scope are set on the token of a service client (the
+	// client_credentials grant, CONTRACT §10), which has no SessionID;
+	// Scope is space-separated (RFC 9068 §2.2.3). User routes refuse it.
+	ClientID string
+	Scope    string
 }
 
 // AAL2 reports whether the token was issued to a session that passed a

@@ -249,6 +249,11 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*AccessClaim
 	if err != nil {
 		return nil, err
 	}
+	if claims.ClientID != "" {
+		// User routes serve users: a service client's token names no
+		// session (CONTRACT §10).
+		return nil, fmt.Errorf("%w: a service client's token", ErrTokenInvalid)
+	}
 	st, err := s.guard.state(ctx, claims.SessionID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: unknown session", ErrTokenInvalid)

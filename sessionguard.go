@@ -34,12 +34,14 @@ type sessionGuard struct {
 
 	// users caches the users of /me, invalidated by the same feed.
 	users *userCache
+	// hub hands the feed on to remote verifiers (GET /api/auth/revocations).
+	hub *feedHub
 }
 
 func newSessionGuard(store Store, log *slog.Logger, max int, pollEvery time.Duration) *sessionGuard {
 	return &sessionGuard{
 		store: store, log: log, max: max, pollEvery: pollEvery,
-		entries: make(map[string]SessionState), users: newUserCache(max),
+		entries: make(map[string]SessionState), users: newUserCache(max), hub: newFeedHub(),
 	}
 }
 
@@ -113,6 +115,7 @@ func (g *sessionGuard) start(ctx context.Context) error {
 		return err
 	}
 	g.cursor = seq
+	g.hub.reset(seq)
 	return nil
 }
 
@@ -138,6 +141,7 @@ func (g *sessionGuard) poll(ctx context.Context) error {
 		g.revoked(sessions...)
 		g.users.invalidate(users...)
 		g.cursor = revs[len(revs)-1].Seq
+		g.hub.publish(revs, g.cursor)
 		if len(revs) < 1000 {
 			return nil
 		}

@@ -133,6 +133,8 @@ func (a *api) routes(mux *http.ServeMux, app http.Handler, demo bool) {
 	route("POST", "/api/auth/passkeys/login", http.HandlerFunc(a.handlePasskeyLogin))
 	route("POST", "/api/auth/token", http.HandlerFunc(a.handleToken))
 	route("POST", "/api/auth/revoke", http.HandlerFunc(a.handleRevoke))
+	route("POST", "/api/auth/introspect", http.HandlerFunc(a.handleIntrospect))
+	route("GET", "/api/auth/revocations", http.HandlerFunc(a.handleRevocations))
 	mux.Handle("GET /api/users/me", a.authenticated(a.handleMe))
 	mux.Handle("PATCH /api/users/me", a.authenticated(a.handleUpdateProfile))
 	mux.Handle("/api/users/me", methodNotAllowed(a, "GET, PATCH"))

@@ -23,13 +23,16 @@ type oauthError struct {
 // §6), so that standard OAuth clients work unchanged. Gatehouse's clients are
 // public: client credentials, if sent, are ignored.
 func (a *api) handleToken(w http.ResponseWriter, r *http.Request) {
-	f, err := decodeForm(w, r, "grant_type", "username", "password", "refresh_token")
+	f, err := decodeForm(w, r, "grant_type", "username", "password", "refresh_token", "client_id", "client_secret", "scope")
 	if err != nil {
 		a.writeOAuthError(w, r, err)
 		return
 	}
 	var g *gatehouse.Grant
 	switch f["grant_type"] {
+	case "client_credentials":
+		a.handleClientCredentials(w, r, f)
+		return
 	case "password":
 		g, err = a.svc.Login(r.Context(), f["username"], f["password"], a.clientInfo(r))
 		a.metrics.countLogin(err)
@@ -44,7 +47,7 @@ func (a *api) handleToken(w http.ResponseWriter, r *http.Request) {
 		a.writeOAuthError(w, r, badRequest("grant_type is required"))
 		return
 	default:
-		writeOAuth(w, http.StatusBadRequest, oauthError{Error: "unsupported_grant_type", Description: "grant_type must be password or refresh_token"})
+		writeOAuth(w, http.StatusBadRequest, oauthError{Error: "unsupported_grant_type", Description: "grant_type must be password, refresh_token or client_credentials"})
 		return
 	}
 	if err != nil {
@@ -92,6 +95,14 @@ func (a *api) writeOAuthError(w http.ResponseWriter, r *http.Request, err error)
 		// The password was right; the second factor is completed at
 		// /api/auth/mfa/verify (CONTRACT §8: 403, as Auth0's grant does).
 		status, body.Error, body.MFAToken = http.StatusForbidden, "mfa_required", p.MFAToken
+	case errors.Is(err, gatehouse.ErrInvalidClient):
+		status, body.Error = http.StatusUnauthorized, "invalid_client"
+	case errors.Is(err, gatehouse.ErrInvalidScope):
+		status, body.Error = http.StatusBadRequest, "invalid_scope"
+	case errors.Is(err, gatehouse.ErrInsufficientScope):
+		status, body.Error = http.StatusForbidden, "insufficient_scope"
+	case errors.Is(err, gatehouse.ErrTokenInvalid), errors.Is(err, gatehouse.ErrTokenExpired), errors.Is(err, gatehouse.ErrTokenMissing):
+		status, body.Error = http.StatusUnauthorized, "invalid_token"
 	case errors.Is(err, gatehouse.ErrInvalidCredentials), terminalRefreshError(err):
 		status, body.Error = http.StatusBadRequest, "invalid_grant"
 	case errors.Is(err, gatehouse.ErrRateLimited):

@@ -25,6 +25,10 @@ type Problem struct {
 	// /api/auth/mfa/verify with one of Methods.
 	MFAToken string   `json:"mfa_token,omitempty"`
 	Methods  []string `json:"methods,omitempty"`
+
+	// The resumption point of feed_gap (CONTRACT §10).
+	FirstSeq int64  `json:"first_seq,omitempty"`
+	Since    string `json:"since,omitempty"`
 }
 
 // FieldError is one entry of a validation problem's "errors".

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -45,6 +46,12 @@ type Service interface {
 	DeletePasskey(ctx context.Context, c *gatehouse.AccessClaims, id string) error
 	PasskeyLoginOptions(ctx context.Context, client gatehouse.ClientInfo) (string, []byte, error)
 	LoginWithPasskey(ctx context.Context, challengeID string, credential []byte, client gatehouse.ClientInfo) (*gatehouse.Grant, error)
+
+	ClientCredentials(ctx context.Context, id, secret, scope string, client gatehouse.ClientInfo) (*gatehouse.ClientGrant, error)
+	ClientBySecret(ctx context.Context, id, secret, scope string, client gatehouse.ClientInfo) error
+	AuthenticateClient(ctx context.Context, bearer, scope string) (*gatehouse.AccessClaims, error)
+	Introspect(ctx context.Context, token string) (*gatehouse.Introspection, error)
+	RevocationFeed(ctx context.Context, after int64, wait time.Duration) ([]gatehouse.Revocation, int64, error)
 
 	CreatePost(ctx context.Context, c *gatehouse.AccessClaims, title, body string) (*gatehouse.Post, error)
 	ListPosts(ctx context.Context, after *gatehouse.PostCursor, limit int) ([]gatehouse.Post, *gatehouse.PostCursor, error)

@@ -172,3 +172,66 @@ func TestMigratePasskeysOnOldDatabase(t *testing.T) {
 		t.Errorf("the discoverable login after the user was deleted: %v", err)
 	}
 }
+
+// TestMigrateClientsOnOldDatabase upgrades a schema of the previous
+// release (0001 to 0004, with a user, a revoked session and a passkey in
+// it) to 0005: what was there still reads, the old feed entry with the
+// time it was appended; and service clients work.
+func TestMigrateClientsOnOldDatabase(t *testing.T) {
+	ctx := context.Background()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) < 5 || ms[4].Name != "0005_clients" {
+		t.Fatalf("the fifth migration is not 0005_clients")
+	}
+	s, err := Open(ctx, pgtest.URL(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	t0 := time.Date(2031, 1, 2, 3, 4, 5, 678901000, time.UTC)
+	applyMigrations(t, s, ms[:4])
+	for _, q := range []string{
+		`INSERT INTO users (id, email, password_hash, created_at) VALUES ('u1', 'u@example.com', 'h', $1)`,
+		`INSERT INTO sessions (id, user_id, secret, generation, created_at, last_used_at, rotated_at,
+            idle_expires_at, expires_at, revoked_at, revoke_reason) VALUES ('s1', 'u1', '\x00', 1, $1, $1, $1, $1, $1, $1, 'logout')`,
+		`WITH head AS (UPDATE revocation_head SET last = last + 1 RETURNING last)
+            INSERT INTO revocations (seq, session_id, revoked_at) SELECT last, 's1', $1 FROM head`,
+		`INSERT INTO passkeys (id, user_id, credential_id, public_key, attestation, aaguid, transports,
+            sign_count, backup_eligible, backed_up, name, created_at) VALUES ('p1', 'u1', '\x01', '\x02', 'none', '\x00', '', 7, false, false, 'key', $1)`,
+	} {
+		if _, err := s.pool.Exec(ctx, q, t0); err != nil {
+			t.Fatalf("setting up the old schema: %v", err)
+		}
+	}
+	applied, err := s.Migrate(ctx)
+	if want := names(ms[4:]); err != nil || !slices.Equal(applied, want) {
+		t.Fatalf("Migrate = %v, %v; want %v", applied, err, want)
+	}
+
+	if sess, err := s.Session(ctx, "s1"); err != nil || !sess.Revoked() {
+		t.Errorf("the old session after Migrate = %+v, %v", sess, err)
+	}
+	if p, err := s.PasskeyByCredentialID(ctx, []byte{1}); err != nil || p.SignCount != 7 {
+		t.Errorf("the old passkey after Migrate = %+v, %v", p, err)
+	}
+	revs, err := s.Revocations(ctx, 0, 10)
+	if err != nil || len(revs) != 1 || revs[0].SessionID != "s1" || !revs[0].At.Equal(t0) || revs[0].At.Location() != time.UTC {
+		t.Errorf("the old feed after Migrate = %+v, %v; want s1 at %v UTC", revs, err, t0)
+	}
+
+	c := &gatehouse.ServiceClient{ID: "c1", Name: "billing", SecretHash: []byte{0, 1, 2},
+		Scopes: []string{gatehouse.ScopeIntrospect}, CreatedAt: t0}
+	if err := s.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Client(ctx, "c1"); err != nil || got.Name != c.Name || !slices.Equal(got.SecretHash, c.SecretHash) ||
+		!slices.Equal(got.Scopes, c.Scopes) || !got.CreatedAt.Equal(t0) {
+		t.Errorf("Client = %+v, %v; want %+v", got, err, c)
+	}
+	if cs, err := s.Clients(ctx); err != nil || len(cs) != 1 {
+		t.Errorf("Clients = %+v, %v; want c1", cs, err)
+	}
+}

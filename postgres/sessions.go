@@ -300,19 +300,21 @@ func appendFeed(ctx context.Context, tx pgx.Tx, ids []string, now time.Time) err
 }
 
 // Revocations returns up to limit entries of the revocation feed with
-// Seq > after, in Seq order. Seqs become visible in order (see appendFeed),
-// so a reader that resumes after the last seq it saw misses nothing.
+// Seq > after, in Seq order, each with the time it was appended (At).
+// Seqs become visible in order (see appendFeed), so a reader that resumes
+// after the last seq it saw misses nothing.
 func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]gatehouse.Revocation, error) {
 	var out []gatehouse.Revocation
 	err := s.read(ctx, "revocations", func(ctx context.Context) error {
-		rows, err := s.pool.Query(ctx, `SELECT seq, session_id, coalesce(user_id, '') FROM revocations
+		rows, err := s.pool.Query(ctx, `SELECT seq, session_id, coalesce(user_id, ''), revoked_at FROM revocations
             WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
 		if err != nil {
 			return err
 		}
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (gatehouse.Revocation, error) {
 			var rev gatehouse.Revocation
-			err := r.Scan(&rev.Seq, &rev.SessionID, &rev.UserID)
+			err := r.Scan(&rev.Seq, &rev.SessionID, &rev.UserID, &rev.At)
+			rev.At = rev.At.UTC()
 			return rev, err
 		})
 		return err

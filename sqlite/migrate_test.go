@@ -62,7 +62,7 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, len(want))
 	}
 	for _, table := range []string{"users", "sessions", "retired_tokens", "revocations", "attempts", "posts", "signing_keys", "email_tokens", "outbox",
-		"totp_factors", "recovery_codes", "mfa_challenges", "passkeys", "webauthn_challenges"} {
+		"totp_factors", "recovery_codes", "mfa_challenges", "passkeys", "webauthn_challenges", "service_clients"} {
 		if ok, err := s.hasTable(ctx, table); !ok || err != nil {
 			t.Errorf("table %s missing after Migrate (%v)", table, err)
 		}
@@ -293,5 +293,71 @@ func TestMigratePasskeysOnOldDatabase(t *testing.T) {
 	}
 	if _, err := s.ConsumeWebAuthnChallenge(ctx, "login", t0); err != nil {
 		t.Errorf("the discoverable login after the user was deleted: %v", err)
+	}
+}
+
+// TestMigrateClientsOnOldDatabase upgrades a database of the previous
+// release (0001 to 0004, with a user, a revoked session and a passkey in
+// it) to 0005: what was there still reads, the old feed entry with the
+// time it was appended; and service clients work.
+func TestMigrateClientsOnOldDatabase(t *testing.T) {
+	ctx := context.Background()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) < 5 || ms[4].Name != "0005_clients" {
+		t.Fatalf("migrations = %v, want 0005_clients fifth", allMigrations(t))
+	}
+	s := openRaw(t, filepath.Join(t.TempDir(), "g.db"))
+	t0 := time.Date(2031, 1, 2, 3, 4, 5, 678901000, time.UTC)
+	err = s.writeTx(ctx, "old release", func(tx *sql.Tx) error {
+		if err := applyMigrations(ctx, tx, ms[:4], t0); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`INSERT INTO users (id, email, password_hash, created_at) VALUES ('u1', 'u@example.com', 'h', ?1)`,
+			`INSERT INTO sessions (id, user_id, secret, generation, created_at, last_used_at, rotated_at,
+                idle_expires_at, expires_at, revoked_at, revoke_reason) VALUES ('s1', 'u1', x'00', 1, ?1, ?1, ?1, ?1, ?1, ?1, 'logout')`,
+			`INSERT INTO revocations (session_id, revoked_at) VALUES ('s1', ?1)`,
+			`INSERT INTO passkeys (id, user_id, credential_id, public_key, attestation, aaguid, transports,
+                sign_count, backup_eligible, backed_up, name, created_at) VALUES ('p1', 'u1', x'01', x'02', 'none', x'00', '', 7, 0, 0, 'key', ?1)`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, t0.UnixMicro()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("setting up the old schema: %v", err)
+	}
+	applied, err := s.Migrate(ctx)
+	if err != nil || !slices.Equal(applied, allMigrations(t)[4:]) {
+		t.Fatalf("Migrate = %v, %v; want %v", applied, err, allMigrations(t)[4:])
+	}
+
+	if sess, err := s.Session(ctx, "s1"); err != nil || !sess.Revoked() {
+		t.Errorf("the old session after Migrate = %+v, %v", sess, err)
+	}
+	if p, err := s.PasskeyByCredentialID(ctx, []byte{1}); err != nil || p.SignCount != 7 {
+		t.Errorf("the old passkey after Migrate = %+v, %v", p, err)
+	}
+	revs, err := s.Revocations(ctx, 0, 10)
+	if err != nil || len(revs) != 1 || revs[0].SessionID != "s1" || !revs[0].At.Equal(t0) || revs[0].At.Location() != time.UTC {
+		t.Errorf("the old feed after Migrate = %+v, %v; want s1 at %v UTC", revs, err, t0)
+	}
+
+	c := &gatehouse.ServiceClient{ID: "c1", Name: "billing", SecretHash: []byte{0, 1, 2},
+		Scopes: []string{gatehouse.ScopeIntrospect}, CreatedAt: t0}
+	if err := s.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Client(ctx, "c1"); err != nil || got.Name != c.Name || !slices.Equal(got.SecretHash, c.SecretHash) ||
+		!slices.Equal(got.Scopes, c.Scopes) || !got.CreatedAt.Equal(t0) {
+		t.Errorf("Client = %+v, %v; want %+v", got, err, c)
+	}
+	if cs, err := s.Clients(ctx); err != nil || len(cs) != 1 {
+		t.Errorf("Clients = %+v, %v; want c1", cs, err)
 	}
 }

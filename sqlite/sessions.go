@@ -266,11 +266,12 @@ func revokeUserSessions(ctx context.Context, tx *sql.Tx, userID, exceptSessionID
 }
 
 // Revocations returns up to limit entries of the revocation feed with
-// Seq > after, in Seq order. SQLite has one writer at a time, so a seq is
-// visible only after every smaller one: a reader that resumes after the
-// last seq it saw misses nothing.
+// Seq > after, in Seq order, each with the time it was appended (At).
+// SQLite has one writer at a time, so a seq is visible only after every
+// smaller one: a reader that resumes after the last seq it saw misses
+// nothing.
 func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]gatehouse.Revocation, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT seq, session_id, coalesce(user_id, '') FROM revocations
+	rows, err := s.read.QueryContext(ctx, `SELECT seq, session_id, coalesce(user_id, ''), revoked_at FROM revocations
         WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, s.wrap(ctx, "revocations", err)
@@ -278,10 +279,14 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]gate
 	defer rows.Close()
 	var out []gatehouse.Revocation
 	for rows.Next() {
-		var r gatehouse.Revocation
-		if err := rows.Scan(&r.Seq, &r.SessionID, &r.UserID); err != nil {
+		var (
+			r  gatehouse.Revocation
+			at int64
+		)
+		if err := rows.Scan(&r.Seq, &r.SessionID, &r.UserID, &at); err != nil {
 			return nil, s.wrap(ctx, "revocations", err)
 		}
+		r.At = usecs(at)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

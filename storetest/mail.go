@@ -111,6 +111,9 @@ func testEmailTokens(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		if got := userEntries(t, st); !slices.Equal(got, []string{u.ID}) {
 			t.Errorf("user entries of the feed = %v, want [%s]", got, u.ID)
 		}
+		for _, r := range feed(t, st) {
+			wantTime(t, "user entry At", r.At, now) // the now of VerifyEmail
+		}
 		// Single use.
 		_, err = ms.VerifyEmail(ctx, hash, now)
 		wantErr(t, "second VerifyEmail", err, gatehouse.ErrEmailTokenInvalid)

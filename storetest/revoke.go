@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -65,6 +66,8 @@ func testRevoke(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 			if r.Seq <= 0 {
 				t.Errorf("Seq %d, want > 0 (0 is the empty cursor)", r.Seq)
 			}
+			// At is the now of the RevokeSession that appended it.
+			wantTime(t, fmt.Sprintf("entry %d At", i), r.At, at(time.Duration(i)*time.Second))
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("feed = %v, want %v in revocation order", got, want)
@@ -105,6 +108,9 @@ func testRevoke(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		got2, err := st.Revocations(ctx, last, 100)
 		if err != nil || len(got2) != 1 || got2[0].SessionID != s.ID || got2[0].Seq <= last {
 			t.Errorf("Revocations after cursor %d = %v, %v; want the one new entry", last, got2, err)
+		}
+		if len(got2) == 1 {
+			wantTime(t, "new entry At", got2[0].At, at(time.Hour))
 		}
 	})
 
@@ -191,6 +197,13 @@ func testRevoke(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 				fed := feedIDs(t, st)
 				if !sameSet(fed[1:], want) || fed[0] != already.ID {
 					t.Errorf("feed = %v, want [%s] then %v", fed, already.ID, want)
+				}
+				for i, r := range feed(t, st) {
+					wantAt := now // every entry of one RevokeUserSessions bears its now
+					if i == 0 {
+						wantAt = at(5 * time.Minute) // already's, by RevokeSession
+					}
+					wantTime(t, "At of "+r.SessionID, r.At, wantAt)
 				}
 				// Nothing left to end: empty answer, nothing appended.
 				again, err := st.RevokeUserSessions(ctx, u.ID, except, gatehouse.ReasonLogoutAll, now)

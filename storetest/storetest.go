@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open) })
 	t.Run("MFA", func(t *testing.T) { testMFA(t, open) })
 	t.Run("Passkeys", func(t *testing.T) { testPasskeys(t, open) })
+	t.Run("Clients", func(t *testing.T) { testClients(t, open) })
 }
 
 // base is the suite's "now": microsecond precision, far from any edge.

@@ -279,13 +279,19 @@ func attacks() []attack {
 		{"exp 1e400", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":1e400,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "claims not strict JSON"},
 		{"exp -1", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":-1,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "exp, iat or nbf out of range"},
 		{"exp a float", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP.5,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), nil, ""},
-		{"sub a number", pay(`{"iss":"$ISS","sub":42,"aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "iss, sub, jti, sid or acr is not a string"},
-		{"sid an array", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":["s1"]}`), inv, "iss, sub, jti, sid or acr is not a string"},
-		{"iss null", pay(`{"iss":null,"sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "iss, sub, jti, sid or acr is not a string"},
-		{"jti an object", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":{},"sid":"s1"}`), inv, "iss, sub, jti, sid or acr is not a string"},
-		{"sub empty", pay(`{"iss":"$ISS","sub":"","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "iss, sub, jti, sid or acr is empty"},
-		{"acr a number", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","acr":2}`), inv, "iss, sub, jti, sid or acr is not a string"},
-		{"acr empty", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","acr":""}`), inv, "iss, sub, jti, sid or acr is empty"},
+		{"sub a number", pay(`{"iss":"$ISS","sub":42,"aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "a string claim is not a string"},
+		{"sid an array", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":["s1"]}`), inv, "a string claim is not a string"},
+		{"iss null", pay(`{"iss":null,"sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "a string claim is not a string"},
+		{"jti an object", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":{},"sid":"s1"}`), inv, "a string claim is not a string"},
+		{"sub empty", pay(`{"iss":"$ISS","sub":"","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1"}`), inv, "a string claim is empty"},
+		{"client token", pay(`{"iss":"$ISS","sub":"svc1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","client_id":"svc1","scope":"introspect revocations"}`), nil, ""},
+		{"sid and client_id together", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","client_id":"svc1"}`), inv, "sid and client_id together"},
+		{"client_id a number", pay(`{"iss":"$ISS","sub":"svc1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","client_id":7}`), inv, "a string claim is not a string"},
+		{"client_id empty", pay(`{"iss":"$ISS","sub":"svc1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","client_id":""}`), inv, "a string claim is empty"},
+		{"scope without client_id or sid", pay(`{"iss":"$ISS","sub":"svc1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","scope":"introspect"}`), inv, "a required claim is missing"},
+		{"Client_ID in capitals", pay(`{"iss":"$ISS","sub":"svc1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","client_id":"svc1","Client_ID":"x"}`), inv, "claim name differs from a registered one only in case"},
+		{"acr a number", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","acr":2}`), inv, "a string claim is not a string"},
+		{"acr empty", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","acr":""}`), inv, "a string claim is empty"},
 		{"acr twice", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","acr":"aal1","acr":"aal2"}`), inv, "duplicate claim"},
 		{"ACR in capitals", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","ACR":"aal2"}`), inv, "claim name differs from a registered one only in case"},
 		{"amr a string", pay(`{"iss":"$ISS","sub":"u1","aud":"$AUD","exp":$EXP,"iat":$NOW,"nbf":$NOW,"jti":"j1","sid":"s1","amr":"pwd"}`), inv, "amr is not an array of strings"},
@@ -384,7 +390,7 @@ func TestAttacks(t *testing.T) {
 							if err != nil {
 								t.Fatalf("round %d: refused: %v", round, err)
 							}
-							if c.Subject == "" || c.SessionID == "" {
+							if c.Subject == "" || (c.SessionID == "") == (c.ClientID == "") {
 								t.Fatalf("claims %+v", c)
 							}
 							continue

@@ -87,16 +87,18 @@ func (t *Tokens) Verify(token string) (*gatehouse.AccessClaims, error) {
 // §2.2). aud is a single string when there is one audience, as RFC 7519
 // §4.1.3 allows and most verifiers expect.
 type wireClaims struct {
-	Iss string   `json:"iss"`
-	Sub string   `json:"sub"`
-	Aud any      `json:"aud"`
-	Exp int64    `json:"exp"`
-	Iat int64    `json:"iat"`
-	Nbf int64    `json:"nbf"`
-	Jti string   `json:"jti"`
-	Sid string   `json:"sid"`
-	Acr string   `json:"acr,omitempty"`
-	Amr []string `json:"amr,omitempty"`
+	Iss      string   `json:"iss"`
+	Sub      string   `json:"sub"`
+	Aud      any      `json:"aud"`
+	Exp      int64    `json:"exp"`
+	Iat      int64    `json:"iat"`
+	Nbf      int64    `json:"nbf"`
+	Jti      string   `json:"jti"`
+	Sid      string   `json:"sid,omitempty"`
+	ClientID string   `json:"client_id,omitempty"`
+	Acr      string   `json:"acr,omitempty"`
+	Amr      []string `json:"amr,omitempty"`
+	Scope    string   `json:"scope,omitempty"`
 }
 
 // Issue signs an access token for c with the current signer. The header is
@@ -111,7 +113,7 @@ func (t *Tokens) Issue(c *gatehouse.AccessClaims) (string, error) {
 	w := wireClaims{
 		Iss: c.Issuer, Sub: c.Subject, Aud: c.Audience,
 		Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Nbf: c.NotBefore.Unix(),
-		Jti: c.ID, Sid: c.SessionID, Acr: c.ACR, Amr: c.AMR,
+		Jti: c.ID, Sid: c.SessionID, ClientID: c.ClientID, Acr: c.ACR, Amr: c.AMR, Scope: c.Scope,
 	}
 	if len(c.Audience) == 1 {
 		w.Aud = c.Audience[0]
@@ -142,9 +144,12 @@ func (t *Tokens) checkClaims(c *gatehouse.AccessClaims) error {
 		return errors.New("token: issue: iss is not the configured issuer")
 	case !slices.Contains(c.Audience, t.audience):
 		return errors.New("token: issue: aud lacks the configured audience")
-	case c.Subject == "" || c.ID == "" || c.SessionID == "" || slices.Contains(c.Audience, ""):
-		return errors.New("token: issue: sub, jti, sid and every aud must be non-empty")
-	case !validUTF8(c.Subject, c.ID, c.SessionID, c.ACR) || !validUTF8(c.Audience...) || !validUTF8(c.AMR...):
+	case c.Subject == "" || c.ID == "" || slices.Contains(c.Audience, ""):
+		return errors.New("token: issue: sub, jti and every aud must be non-empty")
+	case (c.SessionID == "") == (c.ClientID == ""):
+		// A user's token names its session; a service client's, the client.
+		return errors.New("token: issue: exactly one of sid and client_id is required")
+	case !validUTF8(c.Subject, c.ID, c.SessionID, c.ACR, c.ClientID, c.Scope) || !validUTF8(c.Audience...) || !validUTF8(c.AMR...):
 		// encoding/json would silently replace the bad bytes (RFC 8725 §3.7).
 		return errors.New("token: issue: sub, jti, sid, aud, acr and amr must be UTF-8")
 	case len(c.AMR) > maxAMR || slices.Contains(c.AMR, ""):

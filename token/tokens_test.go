@@ -233,3 +233,30 @@ func TestAbsentACRReadsAsAAL1(t *testing.T) {
 		}
 	}
 }
+
+// A service client's token: client_id and scope, no sid, no acr.
+func TestClientTokenRoundTrip(t *testing.T) {
+	ts, _ := newTokens(t, EdDSA, 0)
+	in := testClaims(testStart)
+	in.SessionID, in.ClientID, in.Scope = "", "svc-1", "introspect revocations"
+	tok := mustIssue(t, ts, in)
+	_, p, _ := segments(tok)
+	if pb, _ := b64.DecodeString(p); strings.Contains(string(pb), `"sid"`) || strings.Contains(string(pb), `"acr"`) {
+		t.Fatalf("client token claims %s", pb)
+	}
+	c, err := ts.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ClientID != "svc-1" || c.Scope != "introspect revocations" || c.SessionID != "" || c.ACR != "" {
+		t.Fatalf("claims %+v", c)
+	}
+	in.SessionID = "s1"
+	if _, err := ts.Issue(in); err == nil {
+		t.Fatal("issued a token with both sid and client_id")
+	}
+	in.SessionID, in.ClientID = "", ""
+	if _, err := ts.Issue(in); err == nil {
+		t.Fatal("issued a token with neither sid nor client_id")
+	}
+}

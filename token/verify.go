@@ -237,8 +237,10 @@ func (v *Verifier) check(c *rawClaims, key *Key, now time.Time) (*cacheEntry, er
 			NotBefore: nbf,
 			ID:        jti,
 			SessionID: sid,
-			ACR:       acrString(c.acr),
+			ACR:       acrString(c.acr, c.clientID != nil),
 			AMR:       c.amr,
+			ClientID:  string(c.clientID),
+			Scope:     string(c.scope),
 		},
 	}
 	// Checked last: "expired" is reported only for a token that is
@@ -358,12 +360,17 @@ const (
 	seenIat
 	seenNbf
 	seenJti
-	seenSid
-	seenAll = 1<<iota - 1 // every required claim
+	seenAll = 1<<iota - 1 // every claim every token carries
+	// A user's token carries sid, a service client's client_id instead
+	// (CONTRACT §10): exactly one of the two.
+	seenSid      = seenAll + 1
+	seenClientID = seenSid << 1
 	// acr and amr are optional (CONTRACT §8): a token minted before second
-	// factors existed has neither, and reads as aal1.
-	seenAcr = seenAll + 1
-	seenAmr = seenAcr << 1
+	// factors existed has neither, and reads as aal1. scope is a service
+	// client's (RFC 9068 §2.2.3).
+	seenAcr   = seenClientID << 1
+	seenAmr   = seenAcr << 1
+	seenScope = seenAmr << 1
 )
 
 // rawClaims are the claims as read, before the rules are applied. The
@@ -372,13 +379,14 @@ const (
 type rawClaims struct {
 	audience           string // the configured one
 	iss, sub, jti, sid []byte
-	acr                []byte
+	acr, clientID      []byte
+	scope              []byte
 	aud, amr           []string
 	exp, iat, nbf      float64
 	seen               int
 }
 
-var claimNames = [...]string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid", "acr", "amr"}
+var claimNames = [...]string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid", "client_id", "acr", "amr", "scope"}
 
 // maxNumericDate is 9999-12-31T23:59:59Z: later values overflow time
 // arithmetic and no real token carries them.
@@ -441,8 +449,11 @@ func (c *rawClaims) parse(b []byte) string {
 	if r.end() != nil {
 		return "claims not strict JSON"
 	}
-	if c.seen&seenAll != seenAll {
+	if c.seen&seenAll != seenAll || c.seen&(seenSid|seenClientID) == 0 {
 		return "a required claim is missing"
+	}
+	if c.seen&seenSid != 0 && c.seen&seenClientID != 0 {
+		return "sid and client_id together"
 	}
 	return ""
 }
@@ -535,18 +546,22 @@ func (c *rawClaims) value(r *jsonReader, bit int) string {
 		}
 	default:
 		if r.peek() != '"' {
-			return "iss, sub, jti, sid or acr is not a string"
+			return "a string claim is not a string"
 		}
 		s, err := r.str()
 		if err != nil {
 			return "claims not strict JSON"
 		}
 		if len(s) == 0 {
-			return "iss, sub, jti, sid or acr is empty"
+			return "a string claim is empty"
 		}
 		switch bit {
 		case seenAcr:
 			c.acr = s
+		case seenClientID:
+			c.clientID = s
+		case seenScope:
+			c.scope = s
 		case seenIss:
 			c.iss = s
 		case seenSub:
@@ -565,8 +580,12 @@ func (c *rawClaims) value(r *jsonReader, bit int) string {
 const maxAMR = 16
 
 // acrString returns acr as a string, without an allocation for the levels
-// Gatehouse issues; an absent acr is aal1.
-func acrString(b []byte) string {
+// Gatehouse issues; an absent acr is aal1 for a user's token, and nothing
+// for a service client's, which no user authenticated.
+func acrString(b []byte, client bool) string {
+	if len(b) == 0 && client {
+		return ""
+	}
 	switch string(b) {
 	case "", gatehouse.AAL1:
 		return gatehouse.AAL1

@@ -39,7 +39,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		verb, args = args[0], args[1:]
 	}
-	if (verb == "user" || verb == "keys" || verb == "sessions" || verb == "mfa") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if (verb == "user" || verb == "keys" || verb == "sessions" || verb == "mfa" || verb == "clients") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		verb, args = verb+" "+args[0], args[1:]
 	}
 	switch verb {
@@ -57,6 +57,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return sessionsRevoke(ctx, args, getenv, stdout, stderr)
 	case "mfa reset":
 		return mfaReset(ctx, args, getenv, stdout, stderr)
+	case "clients create", "clients list", "clients delete":
+		return clientsCommand(ctx, strings.TrimPrefix(verb, "clients "), args, getenv, stdout, stderr)
 	case "version":
 		c := newCommand("version", "Print the version of this binary.", "")
 		if err := c.parse(args, getenv, stdout); err != nil {
@@ -87,6 +89,9 @@ Commands:
   keys rotate       start signing with a new key at once
   sessions revoke   end every session of a user: --email E
   mfa reset         remove a user's second factors and end their sessions: --email E
+  clients create    register a service client: --name N --scope S [--scope S]
+  clients list      list the service clients
+  clients delete    delete a service client: --id ID
   version           print the version
 
 Run "gatehouse <command> --help" for a command's flags.

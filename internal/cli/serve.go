@@ -116,6 +116,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(run.Logger.Handler(), slog.LevelWarn),
 	}
+	// Followers of the revocation feed wait up to a minute: answer them at
+	// once when the shutdown begins, rather than holding it up.
+	srv.RegisterOnShutdown(gh.Service().DrainFeed)
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRun()
 	go gh.Run(runCtx)
