@@ -35,6 +35,9 @@ const (
 	// backoffMin and backoffMax bound the pause after a failed exchange.
 	backoffMin = 100 * time.Millisecond
 	backoffMax = 5 * time.Second
+	// earlyPause spaces long polls answered empty well before their wait
+	// (a Gatehouse shutting down answers at once): no busy loop.
+	earlyPause = 100 * time.Millisecond
 	// pruneEvery is how often expired sids leave the revoked set.
 	pruneEvery = time.Minute
 	// maxFeedAnswer bounds a feed answer read (1000 entries are ~100 KB).
@@ -236,6 +239,7 @@ func (f *follower) poll(ctx context.Context) error {
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "application/json")
+	sent := time.Now()
 	resp, err := f.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("verify: revocation feed: %w", err)
@@ -297,6 +301,14 @@ func (f *follower) poll(ctx context.Context) error {
 	if !f.live.Load() && len(a.Entries) == 0 {
 		f.live.Store(true)
 		f.log.InfoContext(ctx, "revocation feed live", "last_seq", f.after)
+	}
+	if wait > 0 && len(a.Entries) == 0 && time.Since(sent) < wait/2 {
+		t := time.NewTimer(earlyPause)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
 	}
 	return nil
 }
