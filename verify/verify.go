@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -52,6 +53,23 @@ type Config struct {
 	// Logger receives key fetches and their failures; nil discards them.
 	// Tokens are never logged.
 	Logger *slog.Logger
+
+	// ClientID and ClientSecret are the credentials of a Gatehouse service
+	// client with scope revocations (gatehouse clients create). Given both,
+	// [New] starts a follower of Gatehouse's revocation feed, and Verify
+	// refuses the tokens of revoked sessions (see the package
+	// documentation); stop it with [Verifier.Close]. Without them nothing
+	// changes.
+	ClientID     string
+	ClientSecret string
+	// MaxTokenLifetime is the longest access-token lifetime Gatehouse
+	// issues (its --access-ttl, or more): a revoked session is remembered
+	// that long after its revocation. 0 means 1 h.
+	MaxTokenLifetime time.Duration
+	// FeedStaleAfter is how long the follower may go without an answer
+	// from the feed before Verify refuses every token with 503; it bounds
+	// how long a revocation can go unseen. 0 means 10 s.
+	FeedStaleAfter time.Duration
 }
 
 // Authenticator checks a bearer token in process. *gatehouse.Service (and
@@ -68,6 +86,8 @@ type Verifier struct {
 	local  Authenticator   // set by Local
 	tokens *token.Verifier // set by New
 	keys   *remoteKeys     // set by New
+	feed   *follower       // set by New given client credentials
+	closed sync.Once
 }
 
 // fetchTimeout bounds one fetch of the metadata or the JWK Set when the
@@ -109,6 +129,15 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if (cfg.ClientID == "") != (cfg.ClientSecret == "") {
+		return nil, errors.New("verify: ClientID and ClientSecret go together")
+	}
+	if cfg.MaxTokenLifetime <= 0 {
+		cfg.MaxTokenLifetime = time.Hour
+	}
+	if cfg.FeedStaleAfter <= 0 {
+		cfg.FeedStaleAfter = 10 * time.Second
+	}
 	jwksURI, err := fetchMetadata(ctx, cfg.HTTPClient, issuer)
 	if err != nil {
 		return nil, err
@@ -129,7 +158,26 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	return &Verifier{realm: realmOr(cfg.Realm), log: cfg.Logger, tokens: tv, keys: keys}, nil
+	v := &Verifier{realm: realmOr(cfg.Realm), log: cfg.Logger, tokens: tv, keys: keys}
+	if cfg.ClientID != "" {
+		// The follower outlives ctx, which bounds only these fetches.
+		v.feed = newFollower(&cfg, issuer)
+		v.feed.start()
+	}
+	return v, nil
+}
+
+// Close stops the revocation-feed follower, if any, and waits for it.
+// Verify refuses every token afterwards (the feed is no longer followed).
+// It is safe to call more than once, and a no-op without a follower.
+func (v *Verifier) Close() error {
+	if v.feed != nil {
+		v.closed.Do(func() {
+			v.feed.close()
+			v.feed.live.Store(false)
+		})
+	}
+	return nil
 }
 
 // Local returns a Verifier that asks an in-process Gatehouse (library mode)
@@ -162,9 +210,9 @@ func checkIssuer(s string) (string, error) {
 
 // Verify checks a bearer access token and returns its claims. It returns
 // errors that wrap [gatehouse.ErrTokenMissing], [gatehouse.ErrTokenInvalid]
-// or [gatehouse.ErrTokenExpired]; a [Local] verifier may also return
-// [gatehouse.ErrSessionRevoked] or [gatehouse.ErrUnavailable]. The caller
-// owns the returned claims.
+// or [gatehouse.ErrTokenExpired]; a [Local] verifier, or one that follows
+// the revocation feed, may also return [gatehouse.ErrSessionRevoked] or
+// [gatehouse.ErrUnavailable]. The caller owns the returned claims.
 func (v *Verifier) Verify(ctx context.Context, bearer string) (*gatehouse.AccessClaims, error) {
 	if bearer == "" {
 		return nil, gatehouse.ErrTokenMissing
@@ -174,7 +222,7 @@ func (v *Verifier) Verify(ctx context.Context, bearer string) (*gatehouse.Access
 	}
 	c, err := v.tokens.Verify(bearer)
 	if err == nil || !errors.Is(err, gatehouse.ErrTokenInvalid) {
-		return c, err
+		return v.checkFeed(c, err)
 	}
 	// Refused: if only because its kid is new to us, the key ring may have
 	// rotated. The kid is read here only to decide whether to refetch; it
@@ -196,7 +244,27 @@ func (v *Verifier) Verify(ctx context.Context, bearer string) (*gatehouse.Access
 	if _, known := v.keys.VerificationKey(kid); !known {
 		return nil, err
 	}
-	return v.tokens.Verify(bearer)
+	return v.checkFeed(v.tokens.Verify(bearer))
+}
+
+// checkFeed passes a verified token through the revocation follower, if any.
+func (v *Verifier) checkFeed(c *gatehouse.AccessClaims, err error) (*gatehouse.AccessClaims, error) {
+	if err != nil {
+		return nil, err
+	}
+	if c.SessionID == "" {
+		// A service client's own token (client credentials) belongs to no
+		// user session: it is not a user's token, as Gatehouse's user
+		// routes refuse it too.
+		return nil, fmt.Errorf("%w: not a user's token (no sid)", gatehouse.ErrTokenInvalid)
+	}
+	if v.feed == nil {
+		return c, nil
+	}
+	if err := v.feed.check(c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // headerKID reads the kid of a compact JWS's header, leniently: the strict

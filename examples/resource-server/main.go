@@ -8,6 +8,14 @@
 // {"sub":…,"sid":…} and anything else with Gatehouse's problem+json 401s.
 // A rotated key is picked up by itself: an unknown kid triggers a
 // rate-limited JWKS refetch. It never fetches anything a token names.
+//
+// Given a service client's credentials (--client-id and --client-secret,
+// or GATEHOUSE_CLIENT_ID and GATEHOUSE_CLIENT_SECRET), it also follows
+// Gatehouse's revocation feed and refuses the tokens of a revoked session
+// within a second (CONTRACT §10). GET /healthz answers 200 once the
+// middleware can accept tokens (at once without credentials, once the
+// feed is caught up with them) and 503 otherwise: point a readiness probe
+// at it.
 package main
 
 import (
@@ -31,19 +39,22 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
 // run serves until ctx ends. Its first line on stdout names the address.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("resource-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	issuer := fs.String("issuer", "", "Gatehouse's issuer URL (required)")
 	audience := fs.String("audience", "gatehouse", "the aud every accepted token must carry")
 	addr := fs.String("addr", "127.0.0.1:8081", "listen address")
+	clientID := fs.String("client-id", getenv("GATEHOUSE_CLIENT_ID"), "service client id, to follow the revocation feed (env GATEHOUSE_CLIENT_ID)")
+	// Not defaulted from the environment, so that -help never prints it.
+	clientSecret := fs.String("client-secret", "", "service client secret; prefer env GATEHOUSE_CLIENT_SECRET")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -56,13 +67,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *issuer == "" {
 		return errors.New("resource-server: --issuer is required")
 	}
+	if *clientSecret == "" {
+		*clientSecret = getenv("GATEHOUSE_CLIENT_SECRET")
+	}
+	if (*clientID == "") != (*clientSecret == "") {
+		return errors.New("resource-server: give both --client-id and --client-secret (or GATEHOUSE_CLIENT_ID and GATEHOUSE_CLIENT_SECRET), or neither")
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	v, err := verify.New(ctx, verify.Config{Issuer: *issuer, Audience: *audience, Logger: log})
+	v, err := verify.New(ctx, verify.Config{
+		Issuer: *issuer, Audience: *audience, Logger: log,
+		ClientID: *clientID, ClientSecret: *clientSecret,
+	})
 	if err != nil {
 		return fmt.Errorf("resource-server: %w", err)
 	}
+	defer v.Close()
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/hello", v.Middleware(http.HandlerFunc(hello)))
+	mux.Handle("GET /healthz", v.FeedHealth())
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
