@@ -96,12 +96,15 @@ export function useConditionalPasskeyLogin(enabled = true, onSignedIn?: (user: U
       (e: unknown) => {
         if (ctl.signal.aborted) return;
         const error = e instanceof AuthError ? e : new AuthError(0, 'passkey_failed', String(e));
-        // A refused passkey (or a closed prompt): say why and offer the
-        // autofill again, a few times at most. Anything else (no server,
-        // rate limited, an unsupported page): say why and stop, rather
-        // than ask the server for options in a loop.
+        // A refused passkey: say why and offer the autofill again, a few
+        // times at most. A request that ended without a pick (a timeout:
+        // browsers report it as NotAllowedError) is no news for the user.
+        // Anything else (no server, rate limited, an unsupported page):
+        // say why and stop, rather than ask the server for options in a
+        // loop.
+        if (error.code === 'passkey_cancelled') return setState({ active: false, error: null });
         setState({ active: false, error });
-        if (error.code === 'passkey_invalid' || error.code === 'passkey_cancelled') setRound((r) => (r < 5 ? r + 1 : r));
+        if (error.code === 'passkey_invalid') setRound((r) => (r < 5 ? r + 1 : r));
       },
     );
     return () => ctl.abort();
