@@ -1,7 +1,7 @@
 import { AuthError } from './errors.js';
 import { signInWith, type GrantDeps } from './grant.js';
 import type { User } from './types.js';
-import { conditionalMediationAvailable, createCredential, getCredential, type WebAuthnJSON } from './webauthn.js';
+import { conditionalMediationAvailable, createCredential, getCredential, requireWebAuthn, type WebAuthnJSON } from './webauthn.js';
 import { errorFromResponse } from './wire.js';
 
 /** Passkey is a passkey of the signed-in user, as GET /api/auth/passkeys lists it. */
@@ -48,6 +48,7 @@ export class Passkeys {
    * must not add a way in.
    */
   async registerPasskey(name?: string, signal?: AbortSignal): Promise<Passkey> {
+    requireWebAuthn();
     const c = await this.ceremony(await this.send('POST', '/api/auth/passkeys/register/options', {}));
     const credential = await createCredential(c.publicKey, signal);
     const body: Record<string, unknown> = { challenge_id: c.challenge_id, credential };
@@ -114,6 +115,7 @@ export class Passkeys {
    * login's second step and of step-up (POST /api/auth/mfa/verify).
    */
   async answer(signal?: AbortSignal, conditional = false): Promise<PasskeyAnswer> {
+    requireWebAuthn();
     const c = await this.ceremony(await this.d.wire.postAnonymous('/api/auth/passkeys/login/options', {}));
     return { challenge_id: c.challenge_id, credential: await getCredential(c.publicKey, signal, conditional) };
   }

@@ -64,6 +64,11 @@ function nativeJSON(kind: 'create' | 'get'): boolean {
   return typeof (kind === 'create' ? c.parseCreationOptionsFromJSON : c.parseRequestOptionsFromJSON) === 'function';
 }
 
+/** requireWebAuthn throws `passkey_unsupported` where no ceremony can run, before the server is asked for a challenge. */
+export function requireWebAuthn(): void {
+  if (passkeySupport() !== 'available') throw unsupported();
+}
+
 function unsupported(): AuthError {
   return passkeySupport() === 'ip_address'
     ? new AuthError(0, 'passkey_unsupported', 'Passkeys do not work on an IP address: open this page on localhost or its domain name.')
