@@ -307,19 +307,13 @@ export class AuthClient {
   /** stepUp: see {@link Mfa.stepUp}. */
   stepUp = (input: SecondFactor): Promise<void> => this.mfa.stepUp(input);
 
-  // ---- passkeys (CONTRACT §8, WebAuthn; the calls are in passkeys.ts) ----
+  // ---- passkeys (CONTRACT §8, WebAuthn): each is the method of the same name of {@link Passkeys} (passkeys.ts) ----
 
-  /** registerPasskey: see {@link Passkeys.registerPasskey}. */
   registerPasskey = (name?: string, signal?: AbortSignal): Promise<Passkey> => this.passkeys.registerPasskey(name, signal);
-  /** listPasskeys: see {@link Passkeys.listPasskeys}. */
   listPasskeys = (): Promise<Passkey[]> => this.passkeys.listPasskeys();
-  /** renamePasskey: see {@link Passkeys.renamePasskey}. */
   renamePasskey = (id: string, name: string): Promise<Passkey> => this.passkeys.renamePasskey(id, name);
-  /** deletePasskey: see {@link Passkeys.deletePasskey}. */
   deletePasskey = (id: string): Promise<void> => this.passkeys.deletePasskey(id);
-  /** loginWithPasskey: see {@link Passkeys.loginWithPasskey}. */
   loginWithPasskey = (signal?: AbortSignal): Promise<User> => this.passkeys.loginWithPasskey(signal);
-  /** conditionalPasskeyLogin: see {@link Passkeys.conditionalPasskeyLogin}. */
   conditionalPasskeyLogin = (signal?: AbortSignal): Promise<User | null> => this.passkeys.conditionalPasskeyLogin(signal);
 
   // ---- bearer requests ---------------------------------------------------
