@@ -182,7 +182,10 @@ export function LoginPage({ notice }: { notice: string | null }) {
           {noPasskeys}
         </p>
       )}
-      {autofill.error && !error && (
+      {/* Only a passkey the user picked and the server refused is news to
+          them; the autofill's other troubles (rate limited, no server) are
+          for the button or the form to report when used. */}
+      {autofill.error?.code === 'passkey_invalid' && !error && (
         <p className="error" role="alert">
           {describe(autofill.error)}
         </p>
