@@ -42,8 +42,18 @@ after(async () => {
  * has no such autofill (isConditionalMediationAvailable() is false, as in
  * browsers without it), so the button and the second step can be tested.
  */
-async function newContext({ autofill = false } = {}) {
+async function newContext({ autofill = false, native = true } = {}) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  if (!native) {
+    // A browser without WebAuthn Level 3's JSON methods: the SDK falls
+    // back on @simplewebauthn/browser's conversions.
+    await context.addInitScript(() => {
+      if (typeof PublicKeyCredential !== 'function') return;
+      delete PublicKeyCredential.parseCreationOptionsFromJSON;
+      delete PublicKeyCredential.parseRequestOptionsFromJSON;
+      delete PublicKeyCredential.prototype.toJSON;
+    });
+  }
   if (!autofill) {
     await context.addInitScript(() => {
       // about:blank is no secure context: no WebAuthn there.
@@ -106,6 +116,8 @@ describe('passkeys in the browser', () => {
     await securityPage(a.page);
     assert.equal(await acr(a.page), 'aal1');
     await a.page.getByText('No passkeys yet.').waitFor();
+    // This Chromium converts the JSON itself (the SDK's first choice).
+    assert.equal(await a.page.evaluate(() => typeof PublicKeyCredential.parseCreationOptionsFromJSON), 'function');
 
     await addPasskey(a.page, 'Test laptop');
     await a.page.getByRole('status').getByText('Passkey “Test laptop” added.').waitFor();
@@ -255,6 +267,24 @@ describe('passkeys in the browser', () => {
     await a.page.getByLabel('Password').fill(PASSWORD);
     await a.page.getByRole('button', { name: 'Log in', exact: true }).click();
     await a.page.waitForURL(`${base}/dashboard`);
+    assert.deepEqual(a.w.problems, [], 'CSP violations or page errors');
+    await a.context.close();
+  });
+
+  it('works the same where the browser lacks the JSON methods (the @simplewebauthn/browser fallback)', async () => {
+    const email = uniqueEmail('pk4');
+    await registerUser(gh.url, email, 'Mary Jackson');
+    const a = await newContext({ native: false });
+    await loginThroughUI(a.page, base, email);
+    assert.equal(await a.page.evaluate(() => typeof PublicKeyCredential.parseCreationOptionsFromJSON), 'undefined');
+    await securityPage(a.page);
+    await addPasskey(a.page, 'Old browser');
+    assert.equal((await a.credentials()).length, 1);
+    await logOut(a.page);
+    await a.page.getByRole('button', { name: 'Log in with a passkey' }).click();
+    await a.page.waitForURL(`${base}/dashboard`);
+    await securityPage(a.page);
+    assert.equal(await acr(a.page), 'aal2');
     assert.deepEqual(a.w.problems, [], 'CSP violations or page errors');
     await a.context.close();
   });

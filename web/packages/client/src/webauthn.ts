@@ -1,4 +1,3 @@
-import { WebAuthnAbortService, startAuthentication, startRegistration } from '@simplewebauthn/browser';
 import { AuthError } from './errors.js';
 
 /**
@@ -8,8 +7,13 @@ import { AuthError } from './errors.js';
  * methods (PublicKeyCredential.parseCreationOptionsFromJSON,
  * parseRequestOptionsFromJSON and credential.toJSON(): Chromium, Firefox,
  * Safari 18) use them; older ones go through @simplewebauthn/browser, which
- * does the same base64url conversions by hand.
+ * does the same base64url conversions by hand. It is imported when first
+ * needed: browsers that convert the JSON themselves never load it, and a
+ * page that loads the SDK's modules as they are (no bundler) needs no
+ * import map for it until then.
  */
+
+const simple = () => import('@simplewebauthn/browser');
 
 /** A WebAuthn option or credential object as JSON; its fields are the server's business. */
 export type WebAuthnJSON = Record<string, unknown>;
@@ -84,6 +88,7 @@ export async function createCredential(optionsJSON: WebAuthnJSON, signal?: Abort
       const publicKey = pkc()!.parseCreationOptionsFromJSON!(optionsJSON);
       return toJSON(await creds.create({ publicKey, ...(signal ? { signal } : {}) }));
     }
+    const { startRegistration } = await simple();
     return (await fallback(signal, () => startRegistration({ optionsJSON: optionsJSON as never }))) as unknown as WebAuthnJSON;
   } catch (e) {
     throw ceremonyError(e, signal);
@@ -107,6 +112,7 @@ export async function getCredential(optionsJSON: WebAuthnJSON, signal?: AbortSig
       if (conditional) init.mediation = 'conditional' as CredentialMediationRequirement;
       return toJSON(await creds.get(init));
     }
+    const { startAuthentication } = await simple();
     return (await fallback(signal, () =>
       startAuthentication({ optionsJSON: optionsJSON as never, useBrowserAutofill: conditional, verifyBrowserAutofillInput: false }),
     )) as unknown as WebAuthnJSON;
@@ -127,6 +133,7 @@ function toJSON(cred: Credential | null): WebAuthnJSON {
  * cancels its ceremony.
  */
 async function fallback<T>(signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
+  const { WebAuthnAbortService } = await simple();
   if (signal?.aborted) throw new DOMException('aborted', 'AbortError');
   const cancel = () => WebAuthnAbortService.cancelCeremony();
   signal?.addEventListener('abort', cancel, { once: true });
