@@ -99,11 +99,11 @@ describe('seed 000 in the browser', () => {
     await page.waitForURL(/\/login\?next=%2Fsessions$/);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill('not the password at all');
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
     await page.getByRole('alert').filter({ hasText: 'Wrong email or password.' }).waitFor();
     await screenshot(page, '03-login-error');
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
     await page.waitForURL(`${gh.url}/sessions`);
     await page.getByRole('heading', { name: 'Sessions', level: 1 }).waitFor();
     await page.getByRole('cell', { name: '127.0.0.1' }).first().waitFor();
@@ -115,7 +115,7 @@ describe('seed 000 in the browser', () => {
     await page.goto(`${gh.url}/login?next=${encodeURIComponent('//evil.example/')}`);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
     await page.waitForURL(`${gh.url}/dashboard`);
     assertNoProblems(w);
     await context.close();
@@ -289,7 +289,7 @@ describe('token storage setting', () => {
     await page.getByText('Token storage: cookie').waitFor();
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
     await page.waitForURL(`${gh.url}/dashboard`);
     await page.reload();
     await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();

@@ -96,7 +96,7 @@ async function logIn(page, email, password) {
   await page.goto(`${gh.url}/login`);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('button', { name: 'Log in', exact: true }).click();
 }
 
 describe('accounts by email in the browser', () => {
@@ -174,7 +174,7 @@ describe('accounts by email in the browser', () => {
     await page.getByRole('button', { name: 'Set new password' }).click();
     await page.getByText(/Your password has been changed/).waitFor();
     await screenshot(page, 'email-04-reset');
-    await page.getByRole('link', { name: 'Log in' }).last().click();
+    await page.getByRole('link', { name: 'Log in', exact: true }).last().click();
     await page.waitForURL(/\/login/);
 
     // The old password is refused, the new one works.
@@ -266,7 +266,7 @@ describe('accounts by email in the browser', () => {
       await page.goto(`${strict.url}/login`);
       await page.getByLabel('Email').fill(email);
       await page.getByLabel('Password').fill(PASSWORD);
-      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('button', { name: 'Log in', exact: true }).click();
       await page.getByRole('alert').getByText(/not verified/i).waitFor();
       const refused = w.to('/api/auth/login', 'POST').at(-1);
       assert.equal((await refused.req.response()).status(), 403);
@@ -278,7 +278,7 @@ describe('accounts by email in the browser', () => {
       await page.goto(`${strict.url}/login`);
       await page.getByLabel('Email').fill(email);
       await page.getByLabel('Password').fill(PASSWORD);
-      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('button', { name: 'Log in', exact: true }).click();
       await page.waitForURL(`${strict.url}/dashboard`);
       assert.equal(await page.getByRole('heading', { name: 'Verify your email' }).count(), 0);
       assert.deepEqual(w.problems, [], 'CSP violations or page errors');

@@ -36,7 +36,7 @@ async function passwordStep(page, email, password = PASSWORD) {
   await page.goto(`${gh.url}/login`);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('button', { name: 'Log in', exact: true }).click();
   await page.getByRole('heading', { name: 'Two-step verification', level: 1 }).waitFor();
 }
 
@@ -182,7 +182,7 @@ describe('second factors in the browser', () => {
     await logOut(b.page);
     await b.page.getByLabel('Email').fill(email);
     await b.page.getByLabel('Password').fill(NEW_PASSWORD);
-    await b.page.getByRole('button', { name: 'Log in' }).click();
+    await b.page.getByRole('button', { name: 'Log in', exact: true }).click();
     await b.page.waitForURL(`${gh.url}/dashboard`);
 
     assert.deepEqual(a.w.problems, [], 'CSP violations or page errors in A');

@@ -190,7 +190,7 @@ describe('the demo app on a 390 px phone', () => {
     await page.getByRole('heading', { name: 'Log in', level: 1 }).waitFor();
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
     await page.getByRole('alert').waitFor();
     assert.equal(new URL(page.url()).pathname, '/login');
     await context.close();

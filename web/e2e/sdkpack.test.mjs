@@ -119,10 +119,10 @@ describe('the packed SDKs in an app outside the workspace', { skip }, () => {
       if (m.type() === 'error') errors.push(m.text());
     });
     await page.goto(site.origin);
-    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    await page.getByRole('heading', { name: 'Log in', exact: true }).waitFor();
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
     await page.getByText(`Signed in as ${email}`).waitFor();
     const login = w.requests.find((r) => r.path === '/api/auth/login');
     assert.ok(login && login.req.url().startsWith(gh.url), 'the login did not go to Gatehouse');
@@ -131,7 +131,7 @@ describe('the packed SDKs in an app outside the workspace', { skip }, () => {
     await page.reload();
     await page.getByText(`Signed in as ${email}`).waitFor();
     await page.getByRole('button', { name: 'Log out' }).click();
-    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    await page.getByRole('heading', { name: 'Log in', exact: true }).waitFor();
     assert.deepEqual(errors, []);
     assert.deepEqual(w.problems, []);
     await context.close();

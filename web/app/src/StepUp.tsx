@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import { StepUpRequiredError, type AuthError } from '@gatehouse/client';
-import { useStepUp } from '@gatehouse/react';
+import { useMfaStatus, useStepUp } from '@gatehouse/react';
 import { describe } from './errors';
 import { SecondFactorForm } from './SecondFactor';
 
@@ -57,9 +57,10 @@ export function useStepUpGuard(): StepUpGuard {
   return { guard, prompting: waiting !== null, prompt };
 }
 
-/** StepUpPrompt asks for a second factor and calls stepUp with it. */
+/** StepUpPrompt asks for a second factor (a code, or a passkey when the user has one) and calls stepUp with it. */
 function StepUpPrompt({ onVerified, onCancel }: { onVerified(): void; onCancel(): void }) {
   const stepUp = useStepUp();
+  const factors = useMfaStatus().data;
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), []);
 
@@ -77,9 +78,24 @@ function StepUpPrompt({ onVerified, onCancel }: { onVerified(): void; onCancel()
       <h2 id="stepup-title" ref={heading} tabIndex={-1}>
         Confirm it’s you
       </h2>
-      <p className="hint">This change needs your second factor. Enter a code from your authenticator app to continue.</p>
-      <SecondFactorForm id="stepup" onSubmit={submit} busy={stepUp.pending} error={stepUp.error ? codeProblem(stepUp.error) : null} />
+      <p className="hint">
+        This change needs your second factor.{' '}
+        {factors && !factors.totp ? 'Use one of your passkeys to continue.' : 'Enter a code from your authenticator app to continue.'}
+      </p>
+      {(!factors || factors.totp) && (
+        <SecondFactorForm id="stepup" onSubmit={submit} busy={stepUp.pending} error={stepUp.error ? codeProblem(stepUp.error) : null} />
+      )}
+      {factors && !factors.totp && stepUp.error && (
+        <p className="error" role="alert">
+          {codeProblem(stepUp.error)}
+        </p>
+      )}
       <div className="actions">
+        {factors && factors.passkeys > 0 && (
+          <button type="button" disabled={stepUp.pending} onClick={() => submit({ passkey: true })}>
+            Use a passkey
+          </button>
+        )}
         <button type="button" className="secondary" onClick={onCancel}>
           Cancel
         </button>

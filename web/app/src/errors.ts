@@ -1,4 +1,4 @@
-import { AuthError } from '@gatehouse/client';
+import { AuthError, passkeySupport } from '@gatehouse/client';
 
 /** describe turns an error into a sentence for people. */
 export function describe(err: unknown): string {
@@ -27,9 +27,33 @@ export function describe(err: unknown): string {
       return 'Confirm it’s you with your second factor to do that.';
     case 'already_enrolled':
       return 'An authenticator app is already set up.';
+    case 'passkey_invalid':
+      return 'That passkey was not accepted. It may have been removed from your account: sign in another way.';
+    case 'passkey_cancelled':
+      return 'The passkey prompt was closed before it finished. Try again when you’re ready.';
+    case 'passkey_exists':
+      return 'This device already holds a passkey for your account.';
+    case 'passkey_unsupported':
+      return passkeyProblem() ?? err.message;
     default:
       return err.message || 'Something went wrong. Please try again.';
   }
+}
+
+/**
+ * passkeyProblem says why passkeys cannot work on this page, or null. The
+ * usual one in development: the app opened at http://127.0.0.1:8080, where
+ * browsers refuse WebAuthn (an RP ID is a domain name, WebAuthn §5.1.2).
+ */
+export function passkeyProblem(): string | null {
+  const support = passkeySupport();
+  if (support === 'ip_address') {
+    const u = new URL(globalThis.location.href);
+    u.hostname = 'localhost';
+    return `Passkeys don’t work on an IP address like ${globalThis.location.hostname}. Open ${u.origin} instead.`;
+  }
+  if (support === 'unsupported') return 'This browser can’t use passkeys on this page: they need a recent browser and an HTTPS address (or localhost).';
+  return null;
 }
 
 /** fieldErrors maps a validation error's fields to their messages. */

@@ -1,15 +1,15 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { AuthError, MfaRequiredError, type SecondFactor } from '@gatehouse/client';
-import { returnPath, useAuth } from '@gatehouse/react';
+import { returnPath, useAuth, useConditionalPasskeyLogin } from '@gatehouse/react';
 import { Link, navigate, useLocation } from '../router';
-import { describe } from '../errors';
+import { describe, passkeyProblem } from '../errors';
 import { usePageTitle } from '../hooks';
 import { SecondFactorForm } from '../SecondFactor';
 import { codeProblem } from '../StepUp';
 
 export function LoginPage({ notice }: { notice: string | null }) {
   const heading = usePageTitle('Log in');
-  const { login, completeMfaLogin, status } = useAuth();
+  const { login, completeMfaLogin, loginWithPasskey, status } = useAuth();
   const { search } = useLocation();
   const next = returnPath(search.get('next'));
   // Sent here from a page that needs a session (RequireAuth adds ?next=):
@@ -23,6 +23,12 @@ export function LoginPage({ notice }: { notice: string | null }) {
   // a second factor; the mfa token stands for the first step.
   const [mfa, setMfa] = useState<{ token: string; methods: string[] } | null>(null);
   const [codeError, setCodeError] = useState<string | null>(null);
+
+  // Passkeys in the email field's autofill (conditional UI), while nothing
+  // else is signing in: a browser runs one WebAuthn request at a time, so
+  // the button and the password form stop it first.
+  const noPasskeys = passkeyProblem();
+  const autofill = useConditionalPasskeyLogin(!busy && !mfa && !noPasskeys && status === 'unauthenticated', () => navigate(next, { replace: true }));
 
   // Already signed in (start-up found a session, or another tab logged in).
   useEffect(() => {
@@ -45,6 +51,19 @@ export function LoginPage({ notice }: { notice: string | null }) {
       } else {
         setError(describe(err));
       }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const withPasskey = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await loginWithPasskey();
+      navigate(next, { replace: true });
+    } catch (err) {
+      setError(describe(err));
     } finally {
       setBusy(false);
     }
@@ -77,15 +96,34 @@ export function LoginPage({ notice }: { notice: string | null }) {
   };
 
   if (mfa) {
+    const codes = mfa.methods.includes('totp') || mfa.methods.includes('recovery_code');
+    const passkey = mfa.methods.includes('passkey');
     return (
       <section className="card narrow" aria-labelledby="login-title">
         <h1 id="login-title" ref={heading} tabIndex={-1}>
           Two-step verification
         </h1>
         <p className="hint">
-          Signing in as <strong>{email.trim()}</strong>. Open your authenticator app and enter the code it shows.
+          Signing in as <strong>{email.trim()}</strong>.{' '}
+          {codes ? 'Open your authenticator app and enter the code it shows' : 'Confirm it’s you with one of your passkeys'}
+          {codes && passkey ? ', or use a passkey.' : '.'}
         </p>
-        <SecondFactorForm id="login-mfa" onSubmit={verify} busy={busy} error={codeError} recovery={mfa.methods.includes('recovery_code')} />
+        {passkey && (
+          <div className="actions">
+            <button type="button" className={codes ? 'secondary' : undefined} disabled={busy} onClick={() => verify({ passkey: true })}>
+              Use a passkey
+            </button>
+          </div>
+        )}
+        {codes ? (
+          <SecondFactorForm id="login-mfa" onSubmit={verify} busy={busy} error={codeError} recovery={mfa.methods.includes('recovery_code')} />
+        ) : (
+          codeError && (
+            <p className="error" role="alert">
+              {codeError}
+            </p>
+          )
+        )}
         <p className="aside">
           <button type="button" className="secondary small" onClick={back}>
             Back to the password
@@ -107,7 +145,7 @@ export function LoginPage({ notice }: { notice: string | null }) {
       )}
       <form onSubmit={submit} aria-describedby={error ? 'login-error' : undefined}>
         <label htmlFor="login-email">Email</label>
-        <input id="login-email" type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        <input id="login-email" type="email" name="email" autoComplete="username webauthn" required value={email} onChange={(e) => setEmail(e.target.value)} />
         <label htmlFor="login-password">Password</label>
         <input
           id="login-password"
@@ -134,6 +172,24 @@ export function LoginPage({ notice }: { notice: string | null }) {
           )}
         </div>
       </form>
+      <div className="actions passkey-login">
+        <button type="button" className="secondary" disabled={busy || noPasskeys !== null} onClick={withPasskey}>
+          Log in with a passkey
+        </button>
+      </div>
+      {noPasskeys && (
+        <p className="hint" data-testid="passkey-problem">
+          {noPasskeys}
+        </p>
+      )}
+      {/* Only a passkey the user picked and the server refused is news to
+          them; the autofill's other troubles (rate limited, no server) are
+          for the button or the form to report when used. */}
+      {autofill.error?.code === 'passkey_invalid' && !error && (
+        <p className="error" role="alert">
+          {describe(autofill.error)}
+        </p>
+      )}
       <p className="aside">
         <Link to="/forgot-password">Forgot password?</Link>
       </p>

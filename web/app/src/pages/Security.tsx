@@ -4,14 +4,16 @@ import type { TotpEnrollment } from '@gatehouse/client';
 import { useAuth, useConfirmTotp, useDisableTotp, useEnrollTotp, useMfaStatus, useRegenerateRecoveryCodes } from '@gatehouse/react';
 import { describe } from '../errors';
 import { usePageTitle } from '../hooks';
+import { PasskeysSection } from '../Passkeys';
 import { codeProblem, useStepUpGuard } from '../StepUp';
 
 /**
  * SecurityPage shows how this session was authenticated (acr, amr) and the
  * account's second factors, and sets up, replaces and removes them: an
- * authenticator app (TOTP, RFC 6238) and its recovery codes. Removing the
- * app or replacing the codes needs an aal2 session; from an aal1 one the
- * step-up prompt asks for a code first (RFC 9470).
+ * authenticator app (TOTP, RFC 6238) and its recovery codes, and passkeys
+ * (WebAuthn). Removing the app, replacing the codes or removing a passkey
+ * needs an aal2 session; from an aal1 one the step-up prompt asks for a
+ * factor first (RFC 9470).
  */
 export function SecurityPage() {
   const heading = usePageTitle('Security');
@@ -40,6 +42,8 @@ export function SecurityPage() {
         </dd>
         <dt>Signed in with</dt>
         <dd data-testid="session-amr">{amr.length ? amr.join(', ') : 'unknown'}</dd>
+        <dt>Passkeys</dt>
+        <dd data-testid="passkey-count">{status.data ? status.data.passkeys : status.error ? 'Unknown' : 'Loading…'}</dd>
         <dt>Authenticator app</dt>
         <dd data-testid="totp-status">{status.data ? (status.data.totp ? 'On' : 'Off') : status.error ? 'Unknown' : 'Loading…'}</dd>
         {status.data?.totp && (
@@ -67,6 +71,7 @@ export function SecurityPage() {
           onDisabled={() => changed('Your authenticator app is turned off, and its recovery codes with it.')}
         />
       )}
+      <PasskeysSection onChanged={(message) => changed(message, codes)} />
     </section>
   );
 }

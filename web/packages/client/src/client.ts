@@ -3,6 +3,7 @@ import { AuthError, asAuthError, type AuthErrorCode } from './errors.js';
 import { signInWith, type GrantDeps } from './grant.js';
 import { validateSession } from './startup.js';
 import { Mfa, type MfaLogin, type MfaStatus, type SecondFactor, type TotpEnrollment } from './mfa.js';
+import { Passkeys, type Passkey } from './passkeys.js';
 import { Refresher } from './refresh.js';
 import { Schedule } from './schedule.js';
 import { Session } from './session.js';
@@ -64,6 +65,7 @@ export class AuthClient {
   private readonly refresher: Refresher;
   private readonly account: Account;
   private readonly mfa: Mfa;
+  private readonly passkeys: Passkeys;
   private readonly grants: GrantDeps;
   private readonly now: () => number;
   private readonly backoff: (attempt: number, err: AuthError) => number;
@@ -144,7 +146,8 @@ export class AuthClient {
         this.startPromise ??= Promise.resolve();
       },
     };
-    this.mfa = new Mfa(this.grants);
+    this.passkeys = new Passkeys(this.grants);
+    this.mfa = new Mfa(this.grants, this.passkeys);
 
     this.subscribe = this.subscribe.bind(this);
     this.getSnapshot = this.getSnapshot.bind(this);
@@ -303,6 +306,15 @@ export class AuthClient {
   completeMfaLogin = (input: MfaLogin): Promise<User> => this.mfa.completeMfaLogin(input);
   /** stepUp: see {@link Mfa.stepUp}. */
   stepUp = (input: SecondFactor): Promise<void> => this.mfa.stepUp(input);
+
+  // ---- passkeys (CONTRACT §8, WebAuthn): each is the method of the same name of {@link Passkeys} (passkeys.ts) ----
+
+  registerPasskey = (name?: string, signal?: AbortSignal): Promise<Passkey> => this.passkeys.registerPasskey(name, signal);
+  listPasskeys = (): Promise<Passkey[]> => this.passkeys.listPasskeys();
+  renamePasskey = (id: string, name: string): Promise<Passkey> => this.passkeys.renamePasskey(id, name);
+  deletePasskey = (id: string): Promise<void> => this.passkeys.deletePasskey(id);
+  loginWithPasskey = (signal?: AbortSignal): Promise<User> => this.passkeys.loginWithPasskey(signal);
+  conditionalPasskeyLogin = (signal?: AbortSignal): Promise<User | null> => this.passkeys.conditionalPasskeyLogin(signal);
 
   // ---- bearer requests ---------------------------------------------------
 

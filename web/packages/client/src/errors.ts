@@ -53,16 +53,29 @@ export type ServerErrorCode =
   | 'mfa_code_invalid'
   | 'mfa_token_invalid'
   | 'already_enrolled'
-  | 'insufficient_user_authentication';
+  | 'insufficient_user_authentication'
+  | 'passkey_invalid';
 
 /**
  * ClientErrorCode is a `code` the client makes up itself: no answer
  * (`network_error`), an answer it cannot use (`bad_response`), no refresh
  * token to send (`refresh_token_missing`), a logout while a call was on its
- * way (`signed_out`), or a failed answer without a problem document
- * (`http_<status>`).
+ * way (`signed_out`), a failed answer without a problem document
+ * (`http_<status>`), or a passkey ceremony that ended in the browser
+ * ({@link PasskeyErrorCode}).
  */
-export type ClientErrorCode = 'network_error' | 'bad_response' | 'refresh_token_missing' | 'signed_out' | `http_${number}`;
+export type ClientErrorCode = 'network_error' | 'bad_response' | 'refresh_token_missing' | 'signed_out' | `http_${number}` | PasskeyErrorCode;
+
+/**
+ * PasskeyErrorCode is how a passkey ceremony ended in the browser, before
+ * the server saw anything: the user closed the prompt or it timed out
+ * (`passkey_cancelled`), the app's AbortSignal stopped it
+ * (`passkey_aborted`), the authenticator already holds a passkey of this
+ * account (`passkey_exists`), the browser or the page cannot use passkeys
+ * (`passkey_unsupported`: no WebAuthn, not HTTPS, an IP address), or
+ * anything else (`passkey_failed`).
+ */
+export type PasskeyErrorCode = 'passkey_cancelled' | 'passkey_aborted' | 'passkey_exists' | 'passkey_unsupported' | 'passkey_failed';
 
 /**
  * AuthErrorCode is every code an {@link AuthError} may carry. The

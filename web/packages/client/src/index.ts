@@ -15,9 +15,12 @@ export type {
 export { takeTokenFromFragment } from './account.js';
 export type { AddressBar } from './account.js';
 export { AuthError, MfaRequiredError, StepUpRequiredError } from './errors.js';
-export type { AuthErrorCode, ClientErrorCode, FieldError, MfaMethod, Problem, ServerErrorCode } from './errors.js';
+export type { AuthErrorCode, ClientErrorCode, FieldError, MfaMethod, PasskeyErrorCode, Problem, ServerErrorCode } from './errors.js';
 export { authLevelOf, decodeClaims } from './jwt.js';
 export type { Acr, TokenClaims } from './jwt.js';
 export type { MfaLogin, MfaStatus, SecondFactor, TotpEnrollment } from './mfa.js';
+export type { Passkey, PasskeyAnswer } from './passkeys.js';
+export { conditionalMediationAvailable, passkeySupport } from './webauthn.js';
+export type { PasskeySupport, WebAuthnJSON } from './webauthn.js';
 export { attachAxios, baseQueryWithReauth, prepareAuthHeaders } from './adapters.js';
 export type { AxiosErrorLike, AxiosInstanceLike, AxiosRequestConfigLike, BaseQueryLike, BaseQueryResultLike } from './adapters.js';

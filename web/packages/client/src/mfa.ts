@@ -1,6 +1,7 @@
 import { AuthError } from './errors.js';
 import { adoptAccessToken, signInWith, type GrantDeps } from './grant.js';
 import type { TokenResponse, User } from './types.js';
+import type { Passkeys } from './passkeys.js';
 import { errorFromResponse } from './wire.js';
 
 /** MfaStatus is GET /api/auth/mfa: the signed-in user's second factors. */
@@ -16,10 +17,17 @@ export interface TotpEnrollment {
   otpauth_uri: string;
 }
 
-/** SecondFactor is what proves the second factor: an authenticator app's code or one recovery code. */
-export type SecondFactor = { code: string; recoveryCode?: never } | { recoveryCode: string; code?: never };
+/**
+ * SecondFactor is what proves the second factor: an authenticator app's
+ * code, one recovery code, or `{passkey: true}`, which runs the browser's
+ * passkey prompt (`signal` stops it).
+ */
+export type SecondFactor =
+  | { code: string; recoveryCode?: never; passkey?: never }
+  | { recoveryCode: string; code?: never; passkey?: never }
+  | { passkey: true; signal?: AbortSignal; code?: never; recoveryCode?: never };
 
-/** MfaLogin is the second step of a login: the `mfaToken` of its MfaRequiredError and a code. */
+/** MfaLogin is the second step of a login: the `mfaToken` of its MfaRequiredError and a code or a passkey. */
 export type MfaLogin = SecondFactor & { mfaToken: string };
 
 /**
@@ -34,7 +42,10 @@ export type MfaLogin = SecondFactor & { mfaToken: string };
  * then try again.
  */
 export class Mfa {
-  constructor(private readonly d: GrantDeps) {}
+  constructor(
+    private readonly d: GrantDeps,
+    private readonly passkeys: Passkeys,
+  ) {}
 
   /** getMfaStatus tells which factors the signed-in user has. */
   async getMfaStatus(): Promise<MfaStatus> {
@@ -83,7 +94,7 @@ export class Mfa {
    * try (a few at most); `mfa_token_invalid` means logging in again.
    */
   async completeMfaLogin(input: MfaLogin): Promise<User> {
-    return signInWith(this.d, await this.d.wire.mfaVerify({ mfa_token: input.mfaToken, ...factorBody(input) }));
+    return signInWith(this.d, await this.d.wire.mfaVerify({ mfa_token: input.mfaToken, ...(await this.factorBody(input)) }));
   }
 
   /**
@@ -92,8 +103,14 @@ export class Mfa {
    * which replaces the held one here and in the tabs that share it.
    */
   async stepUp(input: SecondFactor): Promise<void> {
-    const res = await this.send('POST', '/api/auth/mfa/verify', factorBody(input));
+    const res = await this.send('POST', '/api/auth/mfa/verify', await this.factorBody(input));
     adoptAccessToken(this.d, await this.json<TokenResponse>(res, (b) => typeof b.access_token === 'string'));
+  }
+
+  /** factorBody is the factor as the server takes it; a passkey's prompt runs here, after the login's first step. */
+  private async factorBody(f: SecondFactor): Promise<object> {
+    if (f.passkey) return this.passkeys.answer(f.signal);
+    return typeof f.recoveryCode === 'string' ? { recovery_code: f.recoveryCode.trim() } : { code: (f.code ?? '').replace(/\s+/g, '') };
   }
 
   private send(method: string, path: string, body?: object): Promise<Response> {
@@ -109,8 +126,4 @@ export class Mfa {
     if (!body || typeof body !== 'object' || !ok(body as Record<string, unknown>)) throw new AuthError(502, 'bad_response', 'the server sent an unexpected answer');
     return body as T;
   }
-}
-
-function factorBody(f: SecondFactor): { code: string } | { recovery_code: string } {
-  return typeof f.recoveryCode === 'string' ? { recovery_code: f.recoveryCode.trim() } : { code: (f.code ?? '').replace(/\s+/g, '') };
 }

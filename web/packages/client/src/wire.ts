@@ -39,6 +39,11 @@ export class Wire {
     return this.post('/api/auth/mfa/verify', body, this.grantHeaders());
   }
 
+  /** passkeyLogin signs in with a passkey's assertion; the answer is a login's, with the refresh token sent the same way. */
+  passkeyLogin(body: object): Promise<Response> {
+    return this.post('/api/auth/passkeys/login', body, this.grantHeaders());
+  }
+
   /** grantHeaders asks for the refresh token in the HttpOnly cookie when the strategy keeps it there (CONTRACT §5). */
   private grantHeaders(): Record<string, string> {
     return this.storage.cookieTransport ? { 'X-Refresh-Transport': 'cookie' } : {};

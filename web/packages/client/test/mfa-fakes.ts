@@ -26,7 +26,7 @@ export class FakeMfaGatehouse extends FakeGatehouse {
       const path = new URL(req.url).pathname;
       const route = `${req.method} ${path}`;
       const mine = route === 'POST /api/auth/login' || route === 'POST /api/auth/password' || path.startsWith('/api/auth/mfa');
-      if (!mine || (route === 'POST /api/auth/login' && !this.totp)) return base(input, init);
+      if (!mine || (route === 'POST /api/auth/login' && !this.hasFactor())) return base(input, init);
       this.requests.push({ method: req.method, path, auth: req.headers.get('Authorization'), credentials: req.credentials });
       const text = req.method === 'GET' ? '' : await req.text();
       const body = (text ? JSON.parse(text) : {}) as Record<string, string>;
@@ -46,17 +46,36 @@ export class FakeMfaGatehouse extends FakeGatehouse {
     return codes;
   }
 
-  private checkFactor(body: Record<string, string>): boolean {
+  /** hasFactor reports whether the user has a second factor (a subclass adds passkeys). */
+  protected hasFactor(): boolean {
+    return this.totp;
+  }
+
+  /** methods are the login's second-step methods. */
+  protected methods(): string[] {
+    return this.totp ? ['totp', 'recovery_code'] : [];
+  }
+
+  /** methodOf is the RFC 8176 name of the factor a body answers with. */
+  protected methodOf(body: Record<string, string>): string {
+    return body.recovery_code ? 'pwd' : 'otp';
+  }
+
+  protected passkeyCount(): number {
+    return 0;
+  }
+
+  protected checkFactor(body: Record<string, string>): boolean {
     if (typeof body.recovery_code === 'string') return this.recoveryCodes.delete(body.recovery_code);
     return typeof body.code === 'string' && this.validCodes.delete(body.code);
   }
 
-  private raise(s: Session, method: string): void {
+  protected raise(s: Session, method: string): void {
     s.acr = 'aal2';
     s.amr = [...new Set([...(s.amr ?? ['pwd']), method, 'mfa'])];
   }
 
-  private async route(route: string, headers: Headers, body: Record<string, string>, base: () => Promise<Response>): Promise<Response> {
+  protected async route(route: string, headers: Headers, body: Record<string, string>, base: () => Promise<Response>): Promise<Response> {
     const cookieMode = headers.get('X-Refresh-Transport') === 'cookie';
     const auth = headers.get('Authorization');
     if (route === 'POST /api/auth/login') {
@@ -66,7 +85,7 @@ export class FakeMfaGatehouse extends FakeGatehouse {
       }
       const token = `mfa-${++this.n}`;
       this.mfaTokens.set(token, 0);
-      return problem(401, 'mfa_required', { mfa_token: token, methods: ['totp', 'recovery_code'] });
+      return problem(401, 'mfa_required', { mfa_token: token, methods: this.methods() });
     }
     if (route === 'POST /api/auth/mfa/verify' && !auth) {
       const tries = this.mfaTokens.get(body.mfa_token ?? '');
@@ -78,7 +97,7 @@ export class FakeMfaGatehouse extends FakeGatehouse {
       }
       this.mfaTokens.delete(body.mfa_token!);
       const s: Session = { sid: `s${++this.n}`, refresh: '', revoked: false };
-      this.raise(s, body.recovery_code ? 'pwd' : 'otp');
+      this.raise(s, this.methodOf(body));
       this.sessions.set(s.sid, s);
       return this.grant(s, cookieMode, true);
     }
@@ -92,15 +111,15 @@ export class FakeMfaGatehouse extends FakeGatehouse {
         status: 403,
         headers: { 'Content-Type': 'application/problem+json', 'WWW-Authenticate': 'Bearer error="insufficient_user_authentication", acr_values="aal2"' },
       });
-    const aal2 = s.acr === 'aal2' || !this.totp;
+    const aal2 = s.acr === 'aal2' || !this.hasFactor();
     switch (route) {
       case 'POST /api/auth/mfa/verify': {
         if (!this.checkFactor(body)) return problem(401, 'mfa_code_invalid');
-        this.raise(s, body.recovery_code ? 'pwd' : 'otp');
+        this.raise(s, this.methodOf(body));
         return this.accessOnly(s);
       }
       case 'GET /api/auth/mfa':
-        return json(200, { totp: this.totp, recovery_codes_left: this.recoveryCodes.size, passkeys: 0 });
+        return json(200, { totp: this.totp, recovery_codes_left: this.recoveryCodes.size, passkeys: this.passkeyCount() });
       case 'POST /api/auth/mfa/totp':
         if (!aal2) return stepUp();
         if (body.current_password !== this.password) return problem(401, 'invalid_credentials');
@@ -134,7 +153,7 @@ export class FakeMfaGatehouse extends FakeGatehouse {
   }
 
   /** accessOnly answers a new access token for the same session, as step-up does. */
-  private accessOnly(s: Session): Response {
+  protected accessOnly(s: Session): Response {
     const access = this.mint(s.sid);
     this.live.set(access, s.sid);
     return json(200, { access_token: access, token_type: 'bearer', expires_in: this.expiresIn });

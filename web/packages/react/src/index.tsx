@@ -27,6 +27,8 @@ export {
   useRegenerateRecoveryCodes,
   useStepUp,
 } from './mfa.js';
+export { useConditionalPasskeyLogin, usePasskeyLogin, usePasskeys } from './passkeys.js';
+export type { ConditionalPasskeyLogin, UsePasskeys } from './passkeys.js';
 
 export interface AuthProviderProps {
   client: AuthClient;
@@ -62,6 +64,8 @@ export interface UseAuth {
   /** login signs in; it throws MfaRequiredError when a second factor is needed (then completeMfaLogin). */
   login(email: string, password: string): Promise<User>;
   completeMfaLogin: AuthClient['completeMfaLogin'];
+  /** loginWithPasskey signs in with a passkey alone (the browser's prompt); the session is aal2. */
+  loginWithPasskey: AuthClient['loginWithPasskey'];
   stepUp: AuthClient['stepUp'];
   register(email: string, password: string, name?: string): Promise<User>;
   logout(): Promise<void>;
@@ -84,6 +88,7 @@ export function useAuth(): UseAuth {
       amr: state.amr,
       login: (email, password) => client.login(email, password),
       completeMfaLogin: client.completeMfaLogin,
+      loginWithPasskey: client.loginWithPasskey,
       stepUp: client.stepUp,
       register: (email, password, name) => client.register(email, password, name),
       logout: () => client.logout(),
@@ -150,4 +155,4 @@ export function returnPath(next: string | null | undefined, fallback = '/dashboa
   }
 }
 
-export type { Acr, AuthClient, AuthState, AuthStatus, MfaLogin, MfaStatus, SecondFactor, TotpEnrollment, User } from '@gatehouse/client';
+export type { Acr, AuthClient, AuthState, AuthStatus, MfaLogin, MfaStatus, Passkey, SecondFactor, TotpEnrollment, User } from '@gatehouse/client';
