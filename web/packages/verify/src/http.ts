@@ -45,7 +45,7 @@ export async function authenticate(verifier: Verifier, req: IncomingMessage): Pr
  * carries Retry-After. An error that is not a VerifyError is a 500
  * without detail (its message may hold internals).
  */
-export function writeError(res: ServerResponse, err: unknown, req?: IncomingMessage): void {
+export function writeError(res: ServerResponse, err: unknown): void {
   const known = err instanceof VerifyError;
   const status = known ? err.status : 500;
   const code = known ? err.code : 'internal';
@@ -58,7 +58,10 @@ export function writeError(res: ServerResponse, err: unknown, req?: IncomingMess
   problem.code = code;
   if (status === 401 && known) {
     let challenge = 'Bearer realm="gatehouse"';
-    const sent = req ? req.headers.authorization !== undefined : err.code !== 'token_missing';
+    // res.req is the request (node:http, and so Express); without it, a
+    // refusal other than token_missing means a token was sent.
+    const req = (res as { req?: IncomingMessage }).req;
+    const sent = req ? (req.headers.authorization ?? '') !== '' : err.code !== 'token_missing';
     if (sent) challenge += `, error="invalid_token", error_description="${challengeDescription(err.code)}"`;
     res.setHeader('WWW-Authenticate', challenge);
   } else if (status === 503) {

@@ -84,11 +84,8 @@ export async function createVerifier(opts: VerifierOptions): Promise<Verifier> {
   const fetchImpl = opts.fetch ?? globalThis.fetch;
   const jwksURI = await fetchMetadata(fetchImpl, issuer);
   const jwks = createRemoteJWKSet(new URL(jwksURI), {
-    // Keys are refetched only for an unknown kid, at most once per
-    // interval, as the Go verifier does: a flood of forged kids costs
-    // Gatehouse one request per interval, and an outage of Gatehouse
-    // does not stop tokens of known keys from verifying.
-    cooldownDuration: refetchInterval,
+    // jose never refetches by itself: refetch (below) decides when.
+    cooldownDuration: Infinity,
     cacheMaxAge: Infinity,
     timeoutDuration: fetchTimeout,
     [customFetch]: fetchImpl,
@@ -102,6 +99,28 @@ export async function createVerifier(opts: VerifierOptions): Promise<Verifier> {
     throw new Error('verify: jwks: no key of alg EdDSA, ES256 or RS256 with a kid');
   }
 
+  // Keys are refetched only for an unknown kid, at most once per interval
+  // (the first at once, even right after startup), one fetch at a time, as
+  // the Go verifier does: a flood of forged kids costs Gatehouse one
+  // request per interval, and an outage of Gatehouse does not stop tokens
+  // of known keys from verifying (no cache expiry).
+  let lastRefetch = 0;
+  let refetching: Promise<void> | undefined;
+  const keyOf = async (header: JWTHeaderParameters) => {
+    try {
+      return await jwks(header);
+    } catch (err) {
+      if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw err;
+      if (!refetching) {
+        if (Date.now() - lastRefetch < refetchInterval) throw err;
+        lastRefetch = Date.now();
+        refetching = jwks.reload().finally(() => (refetching = undefined));
+      }
+      await refetching;
+      return jwks(header);
+    }
+  };
+
   // Each key is bound to the one alg it is published with (RFC 8725 §3.1):
   // a key without alg, or a header naming another, is refused.
   const key = async (header: JWTHeaderParameters) => {
@@ -110,7 +129,7 @@ export async function createVerifier(opts: VerifierOptions): Promise<Verifier> {
       if (typeof value !== 'string') throw new VerifyError('token_invalid', 'header member not a string');
     }
     if (!header.kid) throw new VerifyError('token_invalid', 'header lacks kid');
-    const k = await jwks(header);
+    const k = await keyOf(header);
     const jwk = jwks.jwks()?.keys.find((j) => j.kid === header.kid);
     if (!jwk || jwk.alg !== header.alg) throw new VerifyError('token_invalid', "alg is not the key's alg");
     return k;
