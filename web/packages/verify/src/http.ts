@@ -34,7 +34,7 @@ function headerValues(v: string | string[] | undefined): string[] {
  * it throws a VerifyError to hand to writeError.
  */
 export async function authenticate(verifier: Verifier, req: IncomingMessage): Promise<Claims> {
-  return verifier.verify(bearerToken(req));
+  return verifier.authenticate(req);
 }
 
 /**

@@ -1,6 +1,8 @@
 import { type JWTHeaderParameters, type JWTPayload, createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify } from 'jose';
+import type { IncomingMessage } from 'node:http';
 import { VerifyError } from './errors.js';
 import { type FeedStatus, Follower } from './feed.js';
+import { bearerToken } from './http.js';
 import { type Fetch, fetchTimeout, isObject, message, readJSON } from './fetchjson.js';
 
 export interface VerifierOptions {
@@ -45,6 +47,8 @@ export interface Claims {
 export interface Verifier {
   /** verify checks a bearer access token and returns its claims, or throws a VerifyError. */
   verify(token: string): Promise<Claims>;
+  /** authenticate verifies the request's "Authorization: Bearer" token (see bearerToken); hand its errors to writeError. */
+  authenticate(req: IncomingMessage): Promise<Claims>;
   /** status reports the revocation-feed follower's state ('off' without credentials). */
   status(): FeedStatus;
   /** ready is true when verify can accept tokens: the follower is live, or there is none. */
@@ -146,7 +150,8 @@ export async function createVerifier(opts: VerifierOptions): Promise<Verifier> {
       })
     : undefined;
 
-  return {
+  const verifier: Verifier = {
+    authenticate: async (req) => verifier.verify(bearerToken(req)),
     async verify(token: string): Promise<Claims> {
       if (typeof token !== 'string' || token === '') throw new VerifyError('token_missing');
       if (token.length > maxTokenSize) throw new VerifyError('token_invalid', 'longer than 8 KiB');
@@ -176,6 +181,7 @@ export async function createVerifier(opts: VerifierOptions): Promise<Verifier> {
     },
     close: async () => feed?.close(),
   };
+  return verifier;
 }
 
 /** refusal maps jose's errors: only a token valid but for exp is token_expired. */

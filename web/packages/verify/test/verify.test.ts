@@ -167,6 +167,14 @@ describe('authenticate and writeError', () => {
     }
   }
 
+  it('verifier.authenticate reads the header too', async () => {
+    const tok = await g.mint();
+    const req = { headers: { authorization: 'Bearer ' + tok }, headersDistinct: { authorization: ['Bearer ' + tok] } } as unknown as IncomingMessage;
+    expect((await v.authenticate(req)).sub).toBe('user-1');
+    const none = { headers: {}, headersDistinct: {} } as unknown as IncomingMessage;
+    await expect(v.authenticate(none)).rejects.toMatchObject({ code: 'token_missing', status: 401 });
+  });
+
   it('passes a valid bearer token, scheme in any case', async () => {
     const r = await call({ Authorization: 'bEaReR ' + (await g.mint()) });
     expect(r.status).toBe(200);
