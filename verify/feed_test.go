@@ -144,7 +144,7 @@ func TestFeedResumesAfterDroppedConnections(t *testing.T) {
 	g.revoke("s3")
 	g.drop.Store(false)
 	tok := g.fresh("s3")
-	eventually(t, 6*time.Second, "revocation after reconnect", func() bool { return verdict(v, tok) == "session_revoked" })
+	eventually(t, 12*time.Second, "revocation after reconnect", func() bool { return verdict(v, tok) == "session_revoked" })
 	for _, a := range g.feedAfters() {
 		if a != 0 && a != 2 && a != 3 {
 			t.Fatalf("after=%d: not resumed where the feed left off", a)
@@ -178,7 +178,9 @@ func TestFeedGap(t *testing.T) {
 	edgeTok := g.user("other-edge", since, time.Hour) // within the 1 s margin
 	newTok := g.user("other-new", since.Add(5*time.Second), time.Hour)
 	s4 := g.user("s4", since.Add(5*time.Second), time.Hour)
-	eventually(t, 5*time.Second, "gap handled", func() bool {
+	// Up to one long poll (5 s with the default FeedStaleAfter) may be
+	// parked from before the prune: allow for it, and for a loaded machine.
+	eventually(t, 15*time.Second, "gap handled", func() bool {
 		s := v.FeedStatus()
 		return s.Since != nil && s.State == verify.FeedLive && s.LastSeq == 4
 	})
