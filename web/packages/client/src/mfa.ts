@@ -2,7 +2,7 @@ import { AuthError } from './errors.js';
 import { adoptAccessToken, signInWith, type GrantDeps } from './grant.js';
 import type { TokenResponse, User } from './types.js';
 import type { Passkeys } from './passkeys.js';
-import { errorFromResponse } from './wire.js';
+import { errorFromResponse, readJSON, sendJSON } from './wire.js';
 
 /** MfaStatus is GET /api/auth/mfa: the signed-in user's second factors. */
 export interface MfaStatus {
@@ -49,7 +49,7 @@ export class Mfa {
 
   /** getMfaStatus tells which factors the signed-in user has. */
   async getMfaStatus(): Promise<MfaStatus> {
-    return this.json<MfaStatus>(await this.send('GET', '/api/auth/mfa'), (b) => typeof b.totp === 'boolean');
+    return readJSON<MfaStatus>(await sendJSON(this.d.fetch, 'GET', '/api/auth/mfa'), (b) => typeof b.totp === 'boolean');
   }
 
   /**
@@ -58,8 +58,8 @@ export class Mfa {
    * only once {@link Mfa.confirmTotp} has proved the app holds it.
    */
   async enrollTotp(currentPassword: string): Promise<TotpEnrollment> {
-    const res = await this.send('POST', '/api/auth/mfa/totp', { current_password: currentPassword });
-    return this.json<TotpEnrollment>(res, (b) => typeof b.secret === 'string' && typeof b.otpauth_uri === 'string');
+    const res = await sendJSON(this.d.fetch, 'POST', '/api/auth/mfa/totp', { current_password: currentPassword });
+    return readJSON<TotpEnrollment>(res, (b) => typeof b.secret === 'string' && typeof b.otpauth_uri === 'string');
   }
 
   /**
@@ -68,23 +68,23 @@ export class Mfa {
    * the access token that comes with the answer replaces the held one.
    */
   async confirmTotp(code: string): Promise<string[]> {
-    const res = await this.send('POST', '/api/auth/mfa/totp/confirm', { code });
-    const body = await this.json<TokenResponse & { recovery_codes: string[] }>(res, (b) => Array.isArray(b.recovery_codes));
+    const res = await sendJSON(this.d.fetch, 'POST', '/api/auth/mfa/totp/confirm', { code });
+    const body = await readJSON<TokenResponse & { recovery_codes: string[] }>(res, (b) => Array.isArray(b.recovery_codes));
     if (typeof body.access_token === 'string') adoptAccessToken(this.d, body);
     return body.recovery_codes;
   }
 
   /** disableTotp removes TOTP and the recovery codes (`aal2` needed). */
   async disableTotp(): Promise<void> {
-    const res = await this.send('DELETE', '/api/auth/mfa/totp');
+    const res = await sendJSON(this.d.fetch, 'DELETE', '/api/auth/mfa/totp');
     if (!res.ok) throw await errorFromResponse(res);
     await res.body?.cancel();
   }
 
   /** regenerateRecoveryCodes replaces the recovery codes (`aal2` needed); the old ones stop working. */
   async regenerateRecoveryCodes(): Promise<string[]> {
-    const res = await this.send('POST', '/api/auth/mfa/recovery-codes', {});
-    return (await this.json<{ recovery_codes: string[] }>(res, (b) => Array.isArray(b.recovery_codes))).recovery_codes;
+    const res = await sendJSON(this.d.fetch, 'POST', '/api/auth/mfa/recovery-codes', {});
+    return (await readJSON<{ recovery_codes: string[] }>(res, (b) => Array.isArray(b.recovery_codes))).recovery_codes;
   }
 
   /**
@@ -103,27 +103,13 @@ export class Mfa {
    * which replaces the held one here and in the tabs that share it.
    */
   async stepUp(input: SecondFactor): Promise<void> {
-    const res = await this.send('POST', '/api/auth/mfa/verify', await this.factorBody(input));
-    adoptAccessToken(this.d, await this.json<TokenResponse>(res, (b) => typeof b.access_token === 'string'));
+    const res = await sendJSON(this.d.fetch, 'POST', '/api/auth/mfa/verify', await this.factorBody(input));
+    adoptAccessToken(this.d, await readJSON<TokenResponse>(res, (b) => typeof b.access_token === 'string'));
   }
 
   /** factorBody is the factor as the server takes it; a passkey's prompt runs here, after the login's first step. */
   private async factorBody(f: SecondFactor): Promise<object> {
     if (f.passkey) return this.passkeys.answer(f.signal);
     return typeof f.recoveryCode === 'string' ? { recovery_code: f.recoveryCode.trim() } : { code: (f.code ?? '').replace(/\s+/g, '') };
-  }
-
-  private send(method: string, path: string, body?: object): Promise<Response> {
-    const init: RequestInit = { method, headers: { Accept: 'application/json' } };
-    if (body) init.headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
-    if (body) init.body = JSON.stringify(body);
-    return this.d.fetch(path, init);
-  }
-
-  private async json<T>(res: Response, ok: (body: Record<string, unknown>) => boolean): Promise<T> {
-    if (!res.ok) throw await errorFromResponse(res);
-    const body: unknown = await res.json().catch(() => null);
-    if (!body || typeof body !== 'object' || !ok(body as Record<string, unknown>)) throw new AuthError(502, 'bad_response', 'the server sent an unexpected answer');
-    return body as T;
   }
 }

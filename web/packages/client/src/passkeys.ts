@@ -2,7 +2,7 @@ import { AuthError } from './errors.js';
 import { signInWith, type GrantDeps } from './grant.js';
 import type { User } from './types.js';
 import { conditionalMediationAvailable, createCredential, getCredential, requireWebAuthn, type WebAuthnJSON } from './webauthn.js';
-import { errorFromResponse } from './wire.js';
+import { badResponse, errorFromResponse, readJSON, sendJSON } from './wire.js';
 
 /** Passkey is a passkey of the signed-in user, as GET /api/auth/passkeys lists it. */
 export interface Passkey {
@@ -49,28 +49,28 @@ export class Passkeys {
    */
   async registerPasskey(name?: string, signal?: AbortSignal): Promise<Passkey> {
     requireWebAuthn();
-    const c = await this.ceremony(await this.send('POST', '/api/auth/passkeys/register/options', {}));
+    const c = await this.ceremony(await sendJSON(this.d.fetch, 'POST', '/api/auth/passkeys/register/options', {}));
     const credential = await createCredential(c.publicKey, signal);
     const body: Record<string, unknown> = { challenge_id: c.challenge_id, credential };
     if (name?.trim()) body.name = name.trim();
-    return this.json<Passkey>(await this.send('POST', '/api/auth/passkeys/register', body), isPasskey);
+    return readJSON<Passkey>(await sendJSON(this.d.fetch, 'POST', '/api/auth/passkeys/register', body), isPasskey);
   }
 
   /** listPasskeys returns the signed-in user's passkeys. */
   async listPasskeys(): Promise<Passkey[]> {
-    const list = await this.json<unknown>(await this.send('GET', '/api/auth/passkeys'), () => true);
+    const list = await readJSON<unknown>(await sendJSON(this.d.fetch, 'GET', '/api/auth/passkeys'), () => true);
     if (!Array.isArray(list) || !list.every(isPasskey)) throw badResponse();
     return list as Passkey[];
   }
 
   /** renamePasskey gives a passkey another name. */
   async renamePasskey(id: string, name: string): Promise<Passkey> {
-    return this.json<Passkey>(await this.send('PATCH', `/api/auth/passkeys/${encodeURIComponent(id)}`, { name }), isPasskey);
+    return readJSON<Passkey>(await sendJSON(this.d.fetch, 'PATCH', `/api/auth/passkeys/${encodeURIComponent(id)}`, { name }), isPasskey);
   }
 
   /** deletePasskey removes a passkey (`aal2` needed: StepUpRequiredError from an aal1 session). */
   async deletePasskey(id: string): Promise<void> {
-    const res = await this.send('DELETE', `/api/auth/passkeys/${encodeURIComponent(id)}`);
+    const res = await sendJSON(this.d.fetch, 'DELETE', `/api/auth/passkeys/${encodeURIComponent(id)}`);
     if (!res.ok) throw await errorFromResponse(res);
     await res.body?.cancel();
   }
@@ -121,21 +121,7 @@ export class Passkeys {
   }
 
   private async ceremony(res: Response): Promise<Ceremony> {
-    return this.json<Ceremony>(res, (b) => typeof b.challenge_id === 'string' && !!b.publicKey && typeof b.publicKey === 'object');
-  }
-
-  private send(method: string, path: string, body?: object): Promise<Response> {
-    const init: RequestInit = { method, headers: { Accept: 'application/json' } };
-    if (body) init.headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
-    if (body) init.body = JSON.stringify(body);
-    return this.d.fetch(path, init);
-  }
-
-  private async json<T>(res: Response, ok: (body: Record<string, unknown>) => boolean): Promise<T> {
-    if (!res.ok) throw await errorFromResponse(res);
-    const body: unknown = await res.json().catch(() => null);
-    if (!body || typeof body !== 'object' || !ok(body as Record<string, unknown>)) throw badResponse();
-    return body as T;
+    return readJSON<Ceremony>(res, (b) => typeof b.challenge_id === 'string' && !!b.publicKey && typeof b.publicKey === 'object');
   }
 }
 
@@ -144,6 +130,3 @@ function isPasskey(b: unknown): boolean {
   return !!p && typeof p.id === 'string' && typeof p.name === 'string' && typeof p.created_at === 'string' && typeof p.synced === 'boolean';
 }
 
-function badResponse(): AuthError {
-  return new AuthError(502, 'bad_response', 'the server sent an unexpected answer');
-}

@@ -148,6 +148,27 @@ function timeoutSignal(ms: number): AbortSignal | undefined {
   return typeof AbortSignal !== 'undefined' && 'timeout' in AbortSignal ? AbortSignal.timeout(ms) : undefined;
 }
 
+/** sendJSON sends a request with a JSON body (when one is given) through a client's fetch. */
+export function sendJSON(fetchFn: (path: string, init?: RequestInit) => Promise<Response>, method: string, path: string, body?: object): Promise<Response> {
+  const init: RequestInit = { method, headers: { Accept: 'application/json' } };
+  if (body) init.headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+  if (body) init.body = JSON.stringify(body);
+  return fetchFn(path, init);
+}
+
+/** readJSON reads a successful JSON answer that ok accepts; a failure is the server's AuthError, anything else `bad_response`. */
+export async function readJSON<T>(res: Response, ok: (body: Record<string, unknown>) => boolean): Promise<T> {
+  if (!res.ok) throw await errorFromResponse(res);
+  const body: unknown = await res.json().catch(() => null);
+  if (!body || typeof body !== 'object' || !ok(body as Record<string, unknown>)) throw badResponse();
+  return body as T;
+}
+
+/** badResponse is the error of an answer the client cannot use. */
+export function badResponse(): AuthError {
+  return new AuthError(502, 'bad_response', 'the server sent an unexpected answer');
+}
+
 /** replayable reports whether a request can be sent again (its body was not a consumed stream). */
 export function replayable(input: RequestInfo | URL, init: RequestInit): boolean {
   if (input instanceof Request) return !input.bodyUsed;
