@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuthError, createAuthClient, takeTokenFromFragment, type AddressBar, type AuthClient, type AuthClientOptions } from '../src/index.js';
+import { createAuthClient, takeTokenFromFragment, type AddressBar, type AuthClient, type AuthClientOptions } from '../src/index.js';
 import { FakeGatehouse, FakeLocks, MemoryStorage } from './fakes.js';
+import { rejection, until } from './helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
 const clients: AuthClient[] = [];
@@ -23,27 +24,6 @@ function client(server: FakeGatehouse, key = `acct${++keySeq}`, extra: Partial<A
   });
   clients.push(c);
   return c;
-}
-
-async function rejection(p: Promise<unknown>): Promise<AuthError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(AuthError);
-  return e as AuthError;
-}
-
-function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const poll = () => {
-      if (cond()) return resolve();
-      if (Date.now() - start > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 5);
-    };
-    poll();
-  });
 }
 
 describe('email verification', () => {

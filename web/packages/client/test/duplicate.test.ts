@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createAuthClient, type AuthClient, type AuthClientOptions } from '../src/index.js';
 import { FakeGatehouse, FakeLocks, MemoryStorage } from './fakes.js';
+import { until } from './helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
 const clients: AuthClient[] = [];
@@ -46,18 +47,6 @@ function duplicate(s: MemoryStorage): MemoryStorage {
   const copy = new MemoryStorage();
   for (let i = 0; i < s.length; i++) copy.setItem(s.key(i)!, s.getItem(s.key(i)!)!);
   return copy;
-}
-
-function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const poll = () => {
-      if (cond()) return resolve();
-      if (Date.now() - start > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 5);
-    };
-    poll();
-  });
 }
 
 const tabKey = (b: Browser) => `${b.key}.tab`;

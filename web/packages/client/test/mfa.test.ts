@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  AuthError,
   MfaRequiredError,
   StepUpRequiredError,
   authLevelOf,
@@ -12,6 +11,7 @@ import {
 } from '../src/index.js';
 import { FakeLocks, MemoryStorage } from './fakes.js';
 import { FakeMfaGatehouse, TOTP_CODE } from './mfa-fakes.js';
+import { rejection, until } from './helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
 const EMAIL = 'ada@example.com';
@@ -51,27 +51,6 @@ function tab(b: Browser, storage: StorageStrategy = 'memory', extra: AuthClientO
   });
   clients.push(c);
   return c;
-}
-
-async function rejection(p: Promise<unknown>): Promise<AuthError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(AuthError);
-  return e as AuthError;
-}
-
-function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const poll = () => {
-      if (cond()) return resolve();
-      if (Date.now() - start > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 5);
-    };
-    poll();
-  });
 }
 
 describe('acr and amr in the auth state', () => {

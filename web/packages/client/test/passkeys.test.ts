@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AuthError, MfaRequiredError, StepUpRequiredError, createAuthClient, passkeySupport, type AuthClient, type StorageStrategy } from '../src/index.js';
+import { MfaRequiredError, StepUpRequiredError, createAuthClient, passkeySupport, type AuthClient, type StorageStrategy } from '../src/index.js';
 import { FakeLocks, MemoryStorage } from './fakes.js';
 import { FakePasskeyGatehouse, FakeWebAuthn, USER_HANDLE, b64url } from './passkey-fakes.js';
+import { rejection, until } from './helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
 const EMAIL = 'ada@example.com';
@@ -51,27 +52,6 @@ function tab(b: Browser, storage: StorageStrategy = 'memory'): AuthClient {
   });
   clients.push(c);
   return c;
-}
-
-async function rejection(p: Promise<unknown>): Promise<AuthError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(AuthError);
-  return e as AuthError;
-}
-
-function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const poll = () => {
-      if (cond()) return resolve();
-      if (Date.now() - start > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 5);
-    };
-    poll();
-  });
 }
 
 const isBytes = (x: unknown) => x instanceof ArrayBuffer || ArrayBuffer.isView(x);

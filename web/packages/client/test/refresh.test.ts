@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuthClient, createAuthClient, type AuthClientOptions, type StorageStrategy } from '../src/index.js';
 import { FakeGatehouse, FakeLocks, MemoryStorage } from './fakes.js';
+import { until } from './helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
 const clients: AuthClient[] = [];
@@ -37,18 +38,6 @@ function tab(b: Browser, storage: StorageStrategy, extra: AuthClientOptions = {}
   });
   clients.push(c);
   return c;
-}
-
-function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const poll = () => {
-      if (cond()) return resolve();
-      if (Date.now() - start > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 5);
-    };
-    poll();
-  });
 }
 
 describe('within one tab', () => {

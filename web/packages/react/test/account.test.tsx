@@ -1,40 +1,11 @@
 // @vitest-environment happy-dom
 import { afterEach, describe, expect, it } from 'vitest';
 import { StrictMode, act } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
-import { createAuthClient, type AuthClient } from '@gatehouse/client';
-import { AuthProvider, useAuth, useFragmentToken, useResetPassword, useUpdateProfile, useVerifyEmail } from '../src/index.js';
+import { useAuth, useFragmentToken, useResetPassword, useUpdateProfile, useVerifyEmail } from '../src/index.js';
 import { FakeGatehouse } from '../../client/test/fakes.js';
+import { PASSWORD, cleanUp, client, render, text } from './harness.js';
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
-
-const PASSWORD = 'correct horse battery staple';
-const clients: AuthClient[] = [];
-const roots: Root[] = [];
-afterEach(() => {
-  act(() => roots.splice(0).forEach((r) => r.unmount()));
-  for (const c of clients.splice(0)) c.dispose();
-  document.body.innerHTML = '';
-});
-
-function client(server: FakeGatehouse): AuthClient {
-  const c = createAuthClient({ baseUrl: server.origin, storage: 'memory', fetch: server.fetch as typeof fetch, proactive: false, visibility: null });
-  clients.push(c);
-  return c;
-}
-
-async function render(c: AuthClient, ui: React.ReactNode): Promise<HTMLElement> {
-  const el = document.createElement('div');
-  document.body.append(el);
-  const root = createRoot(el);
-  roots.push(root);
-  await act(async () => root.render(<AuthProvider client={c}>{ui}</AuthProvider>));
-  return el;
-}
-
-function text(el: HTMLElement, id: string): string {
-  return el.querySelector(`#${id}`)?.textContent ?? '';
-}
+afterEach(cleanUp);
 
 /** A reset form as an app would write it: the token from the fragment, the hook's state shown. */
 function Reset({ password }: { password: string }) {

@@ -1,44 +1,12 @@
 // @vitest-environment happy-dom
 import { afterEach, describe, expect, it } from 'vitest';
 import { act } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
-import { MfaRequiredError, createAuthClient, type AuthClient } from '@gatehouse/client';
-import { AuthProvider, useAuth, useCompleteMfaLogin, useMfaStatus, useStepUp } from '../src/index.js';
+import { MfaRequiredError } from '@gatehouse/client';
+import { useAuth, useCompleteMfaLogin, useMfaStatus, useStepUp } from '../src/index.js';
 import { FakeMfaGatehouse, TOTP_CODE } from '../../client/test/mfa-fakes.js';
+import { PASSWORD, cleanUp, click, client, render, text } from './harness.js';
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
-
-const PASSWORD = 'correct horse battery staple';
-const clients: AuthClient[] = [];
-const roots: Root[] = [];
-afterEach(() => {
-  act(() => roots.splice(0).forEach((r) => r.unmount()));
-  for (const c of clients.splice(0)) c.dispose();
-  document.body.innerHTML = '';
-});
-
-function client(server: FakeMfaGatehouse): AuthClient {
-  const c = createAuthClient({ baseUrl: server.origin, storage: 'memory', fetch: server.fetch as typeof fetch, proactive: false, visibility: null });
-  clients.push(c);
-  return c;
-}
-
-async function render(c: AuthClient, ui: React.ReactNode): Promise<HTMLElement> {
-  const el = document.createElement('div');
-  document.body.append(el);
-  const root = createRoot(el);
-  roots.push(root);
-  await act(async () => root.render(<AuthProvider client={c}>{ui}</AuthProvider>));
-  return el;
-}
-
-const text = (el: HTMLElement, id: string) => el.querySelector(`#${id}`)?.textContent ?? '';
-async function click(el: HTMLElement, id: string): Promise<void> {
-  await act(async () => {
-    (el.querySelector(`#${id}`) as HTMLButtonElement).click();
-  });
-  await act(async () => undefined);
-}
+afterEach(cleanUp);
 
 // The code the step-up button sends, as a user would type it.
 let typed = '';

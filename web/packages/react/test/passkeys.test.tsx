@@ -1,16 +1,11 @@
 // @vitest-environment happy-dom
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { act, useState } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
-import { createAuthClient, type AuthClient, type User } from '@gatehouse/client';
-import { AuthProvider, useAuth, useConditionalPasskeyLogin, usePasskeyLogin, usePasskeys } from '../src/index.js';
+import type { User } from '@gatehouse/client';
+import { useAuth, useConditionalPasskeyLogin, usePasskeyLogin, usePasskeys } from '../src/index.js';
 import { FakePasskeyGatehouse, FakeWebAuthn } from '../../client/test/passkey-fakes.js';
+import { PASSWORD, cleanUp, click, client, render, text } from './harness.js';
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
-
-const PASSWORD = 'correct horse battery staple';
-const clients: AuthClient[] = [];
-const roots: Root[] = [];
 let webauthn: FakeWebAuthn;
 
 beforeEach(() => {
@@ -21,34 +16,9 @@ beforeEach(() => {
 });
 
 afterEach(() => {
-  act(() => roots.splice(0).forEach((r) => r.unmount()));
-  for (const c of clients.splice(0)) c.dispose();
-  document.body.innerHTML = '';
+  cleanUp();
   vi.unstubAllGlobals();
 });
-
-function client(server: FakePasskeyGatehouse): AuthClient {
-  const c = createAuthClient({ baseUrl: server.origin, storage: 'memory', fetch: server.fetch as typeof fetch, proactive: false, visibility: null });
-  clients.push(c);
-  return c;
-}
-
-async function render(c: AuthClient, ui: React.ReactNode): Promise<HTMLElement> {
-  const el = document.createElement('div');
-  document.body.append(el);
-  const root = createRoot(el);
-  roots.push(root);
-  await act(async () => root.render(<AuthProvider client={c}>{ui}</AuthProvider>));
-  return el;
-}
-
-const text = (el: HTMLElement, id: string) => el.querySelector(`#${id}`)?.textContent ?? '';
-async function click(el: HTMLElement, id: string): Promise<void> {
-  await act(async () => {
-    (el.querySelector(`#${id}`) as HTMLButtonElement).click();
-  });
-  await act(async () => undefined);
-}
 
 /** A passkey panel as an app would write it. */
 function Panel() {
