@@ -484,11 +484,7 @@ func recoveryCodeHash(userID, code string) []byte {
 // sessions (the CLI's "mfa reset", for a lost phone). It returns how many
 // sessions it ended.
 func (s *Service) ResetMFAByEmail(ctx context.Context, email string) (int, error) {
-	canonical, err := CanonicalEmail(email)
-	if err != nil {
-		return 0, Invalid("email", err.Error())
-	}
-	u, err := s.store.UserByEmail(ctx, canonical)
+	u, err := s.userOfOperator(ctx, email)
 	if err != nil {
 		return 0, err
 	}

@@ -315,11 +315,7 @@ func (s *Service) DeleteSession(ctx context.Context, c *AccessClaims, id string)
 // RevokeUserByEmail ends every session of a user (the CLI's
 // "sessions revoke"). It returns how many sessions it ended.
 func (s *Service) RevokeUserByEmail(ctx context.Context, email string) (int, error) {
-	canonical, err := CanonicalEmail(email)
-	if err != nil {
-		return 0, Invalid("email", err.Error())
-	}
-	u, err := s.store.UserByEmail(ctx, canonical)
+	u, err := s.userOfOperator(ctx, email)
 	if err != nil {
 		return 0, err
 	}
@@ -329,6 +325,16 @@ func (s *Service) RevokeUserByEmail(ctx context.Context, email string) (int, err
 	}
 	s.revokedSessions(ReasonAdmin, ids)
 	return len(ids), nil
+}
+
+// userOfOperator finds the user an operator named by email (the CLI's
+// verbs): a *ValidationError for a malformed address, ErrNotFound.
+func (s *Service) userOfOperator(ctx context.Context, email string) (*User, error) {
+	canonical, err := CanonicalEmail(email)
+	if err != nil {
+		return nil, Invalid("email", err.Error())
+	}
+	return s.store.UserByEmail(ctx, canonical)
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -92,19 +92,7 @@ func (s *Session) RegenerateRecoveryCodes(ctx context.Context) ([]string, error)
 // "mfa_required" (pass [Error.MFAToken]) with a TOTP code or a recovery
 // code, and saves the new token pair as Login does.
 func (s *Session) CompleteMFA(ctx context.Context, mfaToken string, answer gatehouse.MFAAnswer) error {
-	if err := s.acquire(ctx); err != nil {
-		return err
-	}
-	defer s.release()
-	t, err := s.call(ctx, "/api/auth/mfa/verify", answerBody(answer, map[string]string{"mfa_token": mfaToken}))
-	if err != nil {
-		return err
-	}
-	if err := s.cfg.Store.Save(ctx, t); err != nil {
-		return err
-	}
-	s.set(t)
-	return nil
+	return s.signIn(ctx, "/api/auth/mfa/verify", answerBody(answer, map[string]string{"mfa_token": mfaToken}))
 }
 
 // StepUp raises the logged-in session to aal2 with a TOTP code or a

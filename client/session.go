@@ -238,11 +238,17 @@ func (s *Session) refreshLocked(ctx context.Context, t *Token) (*Token, error) {
 // wrong password errors.Is(err, gatehouse.ErrInvalidCredentials), after
 // too many errors.Is(err, gatehouse.ErrRateLimited).
 func (s *Session) Login(ctx context.Context, email, password string) error {
+	return s.signIn(ctx, "/api/auth/login", map[string]string{"email": email, "password": password})
+}
+
+// signIn posts body to an endpoint that answers a new token pair (a
+// login, or its second step) and saves the pair, replacing any other.
+func (s *Session) signIn(ctx context.Context, path string, body any) error {
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
 	defer s.release()
-	t, err := s.call(ctx, "/api/auth/login", map[string]string{"email": email, "password": password})
+	t, err := s.call(ctx, path, body)
 	if err != nil {
 		return err
 	}

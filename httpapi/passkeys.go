@@ -47,12 +47,8 @@ func (a *api) handlePasskeyRegisterOptions(w http.ResponseWriter, r *http.Reques
 }
 
 func (a *api) handlePasskeyRegister(w http.ResponseWriter, r *http.Request, c *gatehouse.AccessClaims) {
-	f, err := decodeJSON(w, r, false, "challenge_id", "credential{}", "name")
+	f, err := decodeCeremony(w, r, "name")
 	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	if err := requireCeremony(f); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -62,6 +58,16 @@ func (a *api) handlePasskeyRegister(w http.ResponseWriter, r *http.Request, c *g
 		return
 	}
 	writeJSON(w, http.StatusCreated, toPasskeyJSON(p))
+}
+
+// decodeCeremony reads the end of a ceremony: challenge_id and the
+// credential object, both required, and the more string members named.
+func decodeCeremony(w http.ResponseWriter, r *http.Request, more ...string) (fields, error) {
+	f, err := decodeJSON(w, r, false, append([]string{"challenge_id", "credential{}"}, more...)...)
+	if err != nil {
+		return nil, err
+	}
+	return f, requireCeremony(f)
 }
 
 func requireCeremony(f fields) error {
@@ -120,12 +126,8 @@ func (a *api) handlePasskeyLoginOptions(w http.ResponseWriter, r *http.Request) 
 }
 
 func (a *api) handlePasskeyLogin(w http.ResponseWriter, r *http.Request) {
-	f, err := decodeJSON(w, r, false, "challenge_id", "credential{}")
+	f, err := decodeCeremony(w, r)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	if err := requireCeremony(f); err != nil {
 		a.writeError(w, r, err)
 		return
 	}

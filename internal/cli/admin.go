@@ -61,13 +61,9 @@ func userCreate(ctx context.Context, args []string, getenv func(string) string, 
 		return fmt.Errorf("gatehouse user create: read password: %w", err)
 	}
 	pw := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	cfg, err := o.config(stderr)
+	gh, err := o.openCore(ctx, "user create", stderr)
 	if err != nil {
-		return commandError("user create", err)
-	}
-	gh, err := openCore(ctx, cfg)
-	if err != nil {
-		return commandError("user create", err)
+		return err
 	}
 	defer gh.Close()
 	u, err := gh.Service().CreateUser(ctx, *email, pw, *name)
@@ -134,13 +130,9 @@ func userVerb(ctx context.Context, args []string, getenv func(string) string, st
 	if *email == "" {
 		return fmt.Errorf("gatehouse %s: --email is required", name)
 	}
-	cfg, err := o.config(stderr)
+	gh, err := o.openCore(ctx, name, stderr)
 	if err != nil {
-		return commandError(name, err)
-	}
-	gh, err := openCore(ctx, cfg)
-	if err != nil {
-		return commandError(name, err)
+		return err
 	}
 	defer gh.Close()
 	done, err := act(gh.Service(), *email)
@@ -154,11 +146,20 @@ func userVerb(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-// openCore opens the database and the lifecycle service for a one-shot
-// admin verb: no HTTP layer, no issuer of its own.
-func openCore(ctx context.Context, cfg server.Config) (*server.Core, error) {
+// openCore opens the database and the lifecycle service for the one-shot
+// admin verb name: no HTTP layer, no issuer of its own. Its errors are the
+// verb's, with flag names.
+func (o *options) openCore(ctx context.Context, name string, stderr io.Writer) (*server.Core, error) {
+	cfg, err := o.config(stderr)
+	if err != nil {
+		return nil, commandError(name, err)
+	}
 	cfg.Issuer = "http://localhost" // names no token this verb mints
-	return server.Open(ctx, cfg)
+	gh, err := server.Open(ctx, cfg)
+	if err != nil {
+		return nil, commandError(name, err)
+	}
+	return gh, nil
 }
 
 func backup(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {

@@ -61,13 +61,9 @@ func clientsCommand(ctx context.Context, verb string, args []string, getenv func
 	case verb == "delete" && *id == "":
 		return fmt.Errorf("gatehouse %s: --id is required", name)
 	}
-	cfg, err := o.config(stderr)
+	gh, err := o.openCore(ctx, name, stderr)
 	if err != nil {
-		return commandError(name, err)
-	}
-	gh, err := openCore(ctx, cfg)
-	if err != nil {
-		return commandError(name, err)
+		return err
 	}
 	defer gh.Close()
 	svc := gh.Service()
