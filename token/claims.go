@@ -152,26 +152,13 @@ func (c *rawClaims) value(r *jsonReader, bit int) string {
 			return "amr is not an array of strings"
 		}
 		c.amr = []string{} // present, even when empty
-		for n := 0; ; n++ {
-			ok, err := r.element(n)
-			if err != nil {
-				return "claims not strict JSON"
-			}
-			if !ok {
-				break
-			}
-			if r.peek() != '"' {
-				return "amr is not an array of strings"
-			}
-			s, err := r.str()
-			if err != nil {
-				return "claims not strict JSON"
-			}
+		return eachString(r, "amr is not an array of strings", func(s []byte) string {
 			if len(c.amr) == maxAMR {
 				return "amr has too many values"
 			}
 			c.amr = append(c.amr, amrString(s))
-		}
+			return ""
+		})
 	case seenAud:
 		// A string or an array of strings (RFC 7519 §4.1.3).
 		switch r.peek() {
@@ -183,23 +170,10 @@ func (c *rawClaims) value(r *jsonReader, bit int) string {
 			c.aud = append(c.aud, c.audString(s))
 		case '[':
 			_ = r.beginArray()
-			for n := 0; ; n++ {
-				ok, err := r.element(n)
-				if err != nil {
-					return "claims not strict JSON"
-				}
-				if !ok {
-					break
-				}
-				if r.peek() != '"' {
-					return "aud is not a string or an array of strings"
-				}
-				s, err := r.str()
-				if err != nil {
-					return "claims not strict JSON"
-				}
+			return eachString(r, "aud is not a string or an array of strings", func(s []byte) string {
 				c.aud = append(c.aud, c.audString(s))
-			}
+				return ""
+			})
 		default:
 			return "aud is not a string or an array of strings"
 		}
@@ -232,6 +206,31 @@ func (c *rawClaims) value(r *jsonReader, bit int) string {
 		}
 	}
 	return ""
+}
+
+// eachString reads the elements of the JSON array r is in, each of which
+// must be a string (notString otherwise), and hands each to add, which may
+// refuse it with a reason. It returns "" or a reason.
+func eachString(r *jsonReader, notString string, add func([]byte) string) string {
+	for n := 0; ; n++ {
+		ok, err := r.element(n)
+		if err != nil {
+			return "claims not strict JSON"
+		}
+		if !ok {
+			return ""
+		}
+		if r.peek() != '"' {
+			return notString
+		}
+		s, err := r.str()
+		if err != nil {
+			return "claims not strict JSON"
+		}
+		if reason := add(s); reason != "" {
+			return reason
+		}
+	}
 }
 
 // maxAMR bounds the amr array: RFC 8176 defines about twenty values, and a
