@@ -109,7 +109,7 @@ func TestPasskeys(t *testing.T) {
 
 	// Attacks: another origin (phishing), another RP's credential, no user
 	// verification, a cloned authenticator whose counter does not grow.
-	wrongOrigin := passkeyAssertionWith(t, c, auth, "http://login.attacker.example")
+	wrongOrigin := passkeyAssertion(t, c, auth, "http://login.attacker.example")
 	c.do("POST", "/api/auth/passkeys/login", wrongOrigin).wantProblem(t, 401, "passkey_invalid")
 	auth.RPIDOverride = "attacker.example"
 	c.do("POST", "/api/auth/passkeys/login", passkeyAssertion(t, c, auth, origin)).wantProblem(t, 401, "passkey_invalid")
@@ -167,11 +167,6 @@ func TestPasskeys(t *testing.T) {
 	}
 	c.do("POST", "/api/auth/passkeys/login", passkeyAssertion(t, c, auth, origin)).wantProblem(t, 401, "passkey_invalid")
 	c.login(email, testPassword) // the password alone again: no factor left
-}
-
-// passkeyAssertionWith is passkeyAssertion from another origin.
-func passkeyAssertionWith(t *testing.T, c *client, auth *softauthn.Authenticator, origin string) map[string]any {
-	return passkeyAssertion(t, c, auth, origin)
 }
 
 // Registration refuses a credential made for another origin, and one
