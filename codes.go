@@ -118,6 +118,8 @@ var errorCodes = []ErrorCode{
 	{ErrInvalidScope, "invalid_scope", http.StatusBadRequest},
 	{ErrInsufficientScope, "insufficient_scope", http.StatusForbidden},
 	{ErrFeedGap, "feed_gap", http.StatusGone},
+	{ErrUserDisabled, "user_disabled", http.StatusForbidden},
+	{ErrLastAdmin, "last_admin", http.StatusConflict},
 	{ErrInvalidRequest, "invalid_request", http.StatusBadRequest},
 	{ErrPayloadTooLarge, "payload_too_large", http.StatusRequestEntityTooLarge},
 	{ErrUnsupportedMediaType, "unsupported_media_type", http.StatusUnsupportedMediaType},

@@ -21,6 +21,9 @@ type User struct {
 	Name          string
 	PasswordHash  string
 	CreatedAt     time.Time
+	Role          string    // RoleUser or RoleAdmin (CONTRACT §9)
+	Disabled      bool      // an admin locked the account: no login, refresh or reset
+	LastLoginAt   time.Time // zero until the first login; set by CreateSession
 }
 
 // Session is one login: the family of refresh tokens that descend from it.

@@ -18,7 +18,8 @@ type Store interface {
 	// Close releases the database.
 	Close() error
 
-	// CreateUser stores u. Returns ErrEmailTaken if the email is in use.
+	// CreateUser stores u (Role "" is stored as RoleUser). Returns
+	// ErrEmailTaken if the email is in use.
 	CreateUser(ctx context.Context, u *User) error
 	// UserByID returns ErrNotFound if there is no such user.
 	UserByID(ctx context.Context, id string) (*User, error)
@@ -35,7 +36,8 @@ type Store interface {
 	ChangePassword(ctx context.Context, userID, hash, keepSessionID string, now time.Time) ([]string, error)
 
 	// CreateSession stores a new session (with its ACR and AMR; AMR is
-	// stored as one space-separated string and read back as nil when empty).
+	// stored as one space-separated string and read back as nil when empty)
+	// and sets the user's LastLoginAt to its CreatedAt.
 	CreateSession(ctx context.Context, s *Session) error
 	// Session returns ErrNotFound if there is no such session.
 	Session(ctx context.Context, id string) (*Session, error)
@@ -111,6 +113,10 @@ type Store interface {
 	PasskeyStore
 	// ClientStore: service clients.
 	ClientStore
+	// AdminStore: the operators' API (search, edit, delete users).
+	AdminStore
+	// EventStore: the audit log.
+	EventStore
 }
 
 // RevocationNotifier is implemented by stores that can announce new

@@ -94,62 +94,122 @@ func NewHandler(cfg Config) http.Handler {
 	return a.observe(securityHeaders(!strings.HasPrefix(a.issuer, "http://"), a.cors(mux)))
 }
 
-func (a *api) routes(mux *http.ServeMux, app http.Handler, demo bool) {
-	route := func(method, path string, h http.Handler) {
-		mux.Handle(method+" "+path, h)
-		// Other methods on a known path get a 405 problem rather than the
-		// mux's plain-text one.
-		mux.Handle(path, methodNotAllowed(a, method))
+// Route is one method and path pattern of the API, as the mux sees it.
+// Auth says what the route needs: "" nothing, "bearer" a user's access
+// token, "admin" an administrator's.
+type Route struct {
+	Method, Pattern, Auth string
+}
+
+// Routes lists every route of the API with the demo on and /metrics
+// public: what the OpenAPI description must cover, and what the tests walk
+// (every admin route refuses a non-admin).
+func Routes() []Route {
+	a := &api{metrics: &Metrics{}}
+	var out []Route
+	for _, e := range a.table(true) {
+		out = append(out, Route{Method: e.method, Pattern: e.path, Auth: e.auth})
 	}
-	route("POST", "/api/auth/register", http.HandlerFunc(a.handleRegister))
-	route("POST", "/api/auth/login", http.HandlerFunc(a.handleLogin))
-	route("POST", "/api/auth/refresh", http.HandlerFunc(a.handleRefresh))
-	route("POST", "/api/auth/logout", http.HandlerFunc(a.handleLogout))
-	route("POST", "/api/auth/logout-all", a.authenticated(a.handleLogoutAll))
-	route("GET", "/api/auth/sessions", a.authenticated(a.handleSessions))
-	route("DELETE", "/api/auth/sessions/{id}", a.authenticated(a.handleDeleteSession))
-	route("POST", "/api/auth/password", a.authenticated(a.handleChangePassword))
-	route("POST", "/api/auth/verify-email/send", a.authenticated(a.handleSendVerification))
-	route("POST", "/api/auth/verify-email", http.HandlerFunc(a.handleVerifyEmail))
-	route("POST", "/api/auth/password/forgot", http.HandlerFunc(a.handleForgotPassword))
-	route("POST", "/api/auth/password/reset", http.HandlerFunc(a.handleResetPassword))
-	route("POST", "/api/auth/email", a.authenticated(a.handleChangeEmail))
-	route("POST", "/api/auth/email/confirm", http.HandlerFunc(a.handleConfirmEmail))
-	route("GET", "/api/auth/mfa", a.authenticated(a.handleMFAStatus))
-	mux.Handle("POST /api/auth/mfa/totp", a.authenticated(a.handleEnrollTOTP))
-	mux.Handle("DELETE /api/auth/mfa/totp", a.authenticated(a.handleDisableTOTP))
-	mux.Handle("/api/auth/mfa/totp", methodNotAllowed(a, "POST, DELETE"))
-	route("POST", "/api/auth/mfa/totp/confirm", a.authenticated(a.handleConfirmTOTP))
-	route("POST", "/api/auth/mfa/recovery-codes", a.authenticated(a.handleRecoveryCodes))
-	route("POST", "/api/auth/mfa/verify", http.HandlerFunc(a.handleMFAVerify))
-	route("POST", "/api/auth/passkeys/register/options", a.authenticated(a.handlePasskeyRegisterOptions))
-	route("POST", "/api/auth/passkeys/register", a.authenticated(a.handlePasskeyRegister))
-	route("GET", "/api/auth/passkeys", a.authenticated(a.handlePasskeys))
-	// One pattern for every method: a method-specific {id} pattern would
-	// conflict with the exact paths above, which answer 405 to any method.
-	mux.Handle("/api/auth/passkeys/{id}", a.byMethod(map[string]http.Handler{
-		"PATCH": a.authenticated(a.handleRenamePasskey), "DELETE": a.authenticated(a.handleDeletePasskey)}, "PATCH, DELETE"))
-	route("POST", "/api/auth/passkeys/login/options", http.HandlerFunc(a.handlePasskeyLoginOptions))
-	route("POST", "/api/auth/passkeys/login", http.HandlerFunc(a.handlePasskeyLogin))
-	route("POST", "/api/auth/token", http.HandlerFunc(a.handleToken))
-	route("POST", "/api/auth/revoke", http.HandlerFunc(a.handleRevoke))
-	route("POST", "/api/auth/introspect", http.HandlerFunc(a.handleIntrospect))
-	route("GET", "/api/auth/revocations", http.HandlerFunc(a.handleRevocations))
-	mux.Handle("GET /api/users/me", a.authenticated(a.handleMe))
-	mux.Handle("PATCH /api/users/me", a.authenticated(a.handleUpdateProfile))
-	mux.Handle("/api/users/me", methodNotAllowed(a, "GET, PATCH"))
+	return out
+}
+
+type routeEntry struct {
+	method, path, auth string
+	h                  http.Handler
+}
+
+func (a *api) table(demo bool) []routeEntry {
+	var t []routeEntry
+	open := func(method, path string, h http.HandlerFunc) {
+		t = append(t, routeEntry{method, path, "", h})
+	}
+	user := func(method, path string, h func(http.ResponseWriter, *http.Request, *gatehouse.AccessClaims)) {
+		t = append(t, routeEntry{method, path, "bearer", a.authenticated(h)})
+	}
+	admin := func(method, path string, h func(http.ResponseWriter, *http.Request, *gatehouse.AccessClaims)) {
+		t = append(t, routeEntry{method, path, "admin", a.administrator(h)})
+	}
+	open("POST", "/api/auth/register", a.handleRegister)
+	open("POST", "/api/auth/login", a.handleLogin)
+	open("POST", "/api/auth/refresh", a.handleRefresh)
+	open("POST", "/api/auth/logout", a.handleLogout)
+	user("POST", "/api/auth/logout-all", a.handleLogoutAll)
+	user("GET", "/api/auth/sessions", a.handleSessions)
+	user("DELETE", "/api/auth/sessions/{id}", a.handleDeleteSession)
+	user("POST", "/api/auth/password", a.handleChangePassword)
+	user("GET", "/api/auth/events", a.handleMyEvents)
+	user("POST", "/api/auth/verify-email/send", a.handleSendVerification)
+	open("POST", "/api/auth/verify-email", a.handleVerifyEmail)
+	open("POST", "/api/auth/password/forgot", a.handleForgotPassword)
+	open("POST", "/api/auth/password/reset", a.handleResetPassword)
+	user("POST", "/api/auth/email", a.handleChangeEmail)
+	open("POST", "/api/auth/email/confirm", a.handleConfirmEmail)
+	user("GET", "/api/auth/mfa", a.handleMFAStatus)
+	user("POST", "/api/auth/mfa/totp", a.handleEnrollTOTP)
+	user("DELETE", "/api/auth/mfa/totp", a.handleDisableTOTP)
+	user("POST", "/api/auth/mfa/totp/confirm", a.handleConfirmTOTP)
+	user("POST", "/api/auth/mfa/recovery-codes", a.handleRecoveryCodes)
+	open("POST", "/api/auth/mfa/verify", a.handleMFAVerify)
+	user("POST", "/api/auth/passkeys/register/options", a.handlePasskeyRegisterOptions)
+	user("POST", "/api/auth/passkeys/register", a.handlePasskeyRegister)
+	user("GET", "/api/auth/passkeys", a.handlePasskeys)
+	user("PATCH", "/api/auth/passkeys/{id}", a.handleRenamePasskey)
+	user("DELETE", "/api/auth/passkeys/{id}", a.handleDeletePasskey)
+	open("POST", "/api/auth/passkeys/login/options", a.handlePasskeyLoginOptions)
+	open("POST", "/api/auth/passkeys/login", a.handlePasskeyLogin)
+	open("POST", "/api/auth/token", a.handleToken)
+	open("POST", "/api/auth/revoke", a.handleRevoke)
+	open("POST", "/api/auth/introspect", a.handleIntrospect)
+	open("GET", "/api/auth/revocations", a.handleRevocations)
+	user("GET", "/api/users/me", a.handleMe)
+	user("PATCH", "/api/users/me", a.handleUpdateProfile)
+	admin("GET", "/api/admin/users", a.handleAdminUsers)
+	admin("GET", "/api/admin/users/{id}", a.handleAdminUser)
+	admin("PATCH", "/api/admin/users/{id}", a.handleAdminUpdateUser)
+	admin("DELETE", "/api/admin/users/{id}", a.handleAdminDeleteUser)
+	admin("GET", "/api/admin/users/{id}/sessions", a.handleAdminUserSessions)
+	admin("POST", "/api/admin/users/{id}/logout", a.handleAdminLogoutUser)
+	admin("DELETE", "/api/admin/users/{id}/mfa", a.handleAdminResetMFA)
+	admin("GET", "/api/admin/events", a.handleAdminEvents)
 	if demo {
-		mux.Handle("GET /api/posts", a.authenticated(a.handleListPosts))
-		mux.Handle("POST /api/posts", a.authenticated(a.handleCreatePost))
-		mux.Handle("/api/posts", methodNotAllowed(a, "GET, POST"))
-		route("DELETE", "/api/posts/{id}", a.authenticated(a.handleDeletePost))
+		user("GET", "/api/posts", a.handleListPosts)
+		user("POST", "/api/posts", a.handleCreatePost)
+		user("DELETE", "/api/posts/{id}", a.handleDeletePost)
 	}
-	route("GET", "/.well-known/jwks.json", http.HandlerFunc(a.handleJWKS))
-	route("GET", "/.well-known/oauth-authorization-server", http.HandlerFunc(a.handleMetadata))
-	route("GET", "/healthz", http.HandlerFunc(a.handleHealthz))
-	route("GET", "/readyz", http.HandlerFunc(a.handleReadyz))
+	open("GET", "/api/openapi.json", a.handleOpenAPI)
+	open("GET", "/api/docs", a.handleDocs)
+	open("GET", "/.well-known/jwks.json", a.handleJWKS)
+	open("GET", "/.well-known/oauth-authorization-server", a.handleMetadata)
+	open("GET", "/healthz", a.handleHealthz)
+	open("GET", "/readyz", a.handleReadyz)
 	if a.metrics != nil && !a.privateMetrics {
-		route("GET", "/metrics", a.metrics.Handler())
+		t = append(t, routeEntry{"GET", "/metrics", "", a.metrics.Handler()})
+	}
+	return t
+}
+
+// routes registers the table: one mux pattern per path, dispatching on the
+// method, so that a path's other methods get a 405 problem (with Allow)
+// rather than the mux's plain-text answer, and so that /a/{id} and /a/b
+// never conflict (a method-specific pattern beside a method-less one does).
+func (a *api) routes(mux *http.ServeMux, app http.Handler, demo bool) {
+	byPath := map[string]map[string]http.Handler{}
+	allow := map[string][]string{} // in table order
+	var paths []string
+	for _, e := range a.table(demo) {
+		if byPath[e.path] == nil {
+			byPath[e.path] = map[string]http.Handler{}
+			paths = append(paths, e.path)
+		}
+		byPath[e.path][e.method] = e.h
+		allow[e.path] = append(allow[e.path], e.method)
+	}
+	for _, p := range paths {
+		methods := byPath[p]
+		if h, ok := methods["GET"]; ok {
+			methods["HEAD"] = h
+		}
+		mux.Handle(p, a.byMethod(methods, strings.Join(allow[p], ", ")))
 	}
 	notFound := http.HandlerFunc(notFoundProblem)
 	mux.Handle("/api/", notFound)

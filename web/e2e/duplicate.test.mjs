@@ -98,7 +98,18 @@ describe('a duplicated tab (sessionStorage storage)', () => {
     assert.equal(held[0], held[1], 'the tabs hold different refresh tokens');
     await screenshot(copy, '11-duplicate-tab');
 
-    // The original closes: the copy carries on alone.
+    // The original closes: the copy carries on alone. It closes between two
+    // rotations, not during one: a tab closed while its refresh is in flight
+    // takes the rotated token with it, and the copy's next refresh presents
+    // the retired one. The default reuse grace forgives that (the server
+    // hands back the current token); this server runs with the grace off.
+    const rotated = await context.waitForEvent('response', {
+      predicate: (r) => new URL(r.url()).pathname === '/api/auth/refresh' && r.status() === 200,
+      timeout: 3 * ACCESS_TTL_MS,
+    });
+    const current = (await rotated.json()).refresh_token;
+    const holds = (p) => p.evaluate(() => JSON.parse(sessionStorage.getItem('gatehouse.tokens') ?? 'null')?.refreshToken);
+    await eventually(async () => (await holds(original)) === current && (await holds(copy)) === current, 'both tabs to hold the rotated token');
     await original.close();
     const later = w.requests.length;
     await sleep(3 * ACCESS_TTL_MS);
