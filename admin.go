@@ -48,9 +48,10 @@ type AdminUser struct {
 // AdminStore is what the operators' API needs of the database.
 type AdminStore interface {
 	// SearchUsers returns up to limit users whose email or name contains q
-	// (case-insensitively; "" matches all), newest first, after the cursor
-	// (nil: from the newest).
-	SearchUsers(ctx context.Context, q string, after *UserCursor, limit int) ([]User, error)
+	// (case-insensitively, as a plain substring: % and _ are not
+	// wildcards; "" matches all), newest first, after the cursor (nil: from
+	// the newest), each with the counts of [AdminStore.AdminUser].
+	SearchUsers(ctx context.Context, q string, after *UserCursor, limit int, now time.Time) ([]AdminUser, error)
 	// AdminUser returns a user with the counts an administrator sees:
 	// sessions live at now, whether TOTP is confirmed, passkeys.
 	// ErrNotFound if there is no such user.
