@@ -222,4 +222,3 @@ func knownEventType(t string) bool {
 	}
 	return false
 }
-

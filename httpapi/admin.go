@@ -83,7 +83,9 @@ func (a *api) administrator(next func(w http.ResponseWriter, r *http.Request, c 
 	})
 }
 
-func adminOf(r *http.Request) *gatehouse.Admin { return r.Context().Value(adminKey{}).(*gatehouse.Admin) }
+func adminOf(r *http.Request) *gatehouse.Admin {
+	return r.Context().Value(adminKey{}).(*gatehouse.Admin)
+}
 
 // pageQuery reads limit and cursor; the cursor's time and id go to key.
 func pageQuery(r *http.Request, verr *gatehouse.ValidationError) (limit int, at time.Time, id string, _ *gatehouse.ValidationError) {
