@@ -171,7 +171,7 @@ func TestDisableReachesEveryInstance(t *testing.T) {
 	// A wrong password still says only that: nothing to learn for a guesser.
 	cb.do("POST", "/api/auth/login", map[string]string{"email": email, "password": "not the password"}).wantProblem(t, 401, "invalid_credentials")
 	if r := ca.do("POST", "/api/auth/token", "grant_type=password&username="+url.QueryEscape(email)+"&password="+url.QueryEscape(testPassword),
-		"Content-Type", "application/x-www-form-urlencoded"); r.Status < 400 {
+		"Content-Type", "application/x-www-form-urlencoded"); r.Status != 400 || r.str(t, "error") != "invalid_grant" || r.str(t, "code") != "user_disabled" {
 		t.Fatalf("password grant of a disabled user: %s", r)
 	}
 	if r := ca.do("PATCH", path, map[string]any{"disabled": false}, bearer(admin.Access)...); r.Status != 200 {
