@@ -130,22 +130,34 @@ func TestAsAdmin(t *testing.T) {
 	if _, err := adm.User(ctx, "not an id"); !errors.Is(err, gatehouse.ErrNotFound) {
 		t.Fatalf("user of a malformed id: %v", err)
 	}
-	// Demoted, the same session loses the capability at once on this
-	// instance (other instances: within a poll of the feed).
-	user := gatehouse.RoleUser
-	// A second admin, so that this one is not the last.
-	if _, err := op.CreateUser(ctx, "second-admin@example.com", pwAdmin, "", gatehouse.RoleAdmin); err != nil {
+	// Demoted by another admin, the same session loses the capability at
+	// once on this instance (other instances: within a poll of the feed).
+	second, err := op.CreateUser(ctx, "second-admin@example.com", pwAdmin, "", gatehouse.RoleAdmin)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adm.UpdateUser(ctx, u.ID, gatehouse.UserUpdate{Role: &user}); err != nil {
+	g2, err := e.svc.Login(ctx, "second-admin@example.com", pwAdmin, e.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm2, err := e.svc.AsAdmin(ctx, e.claims(g2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := gatehouse.RoleUser
+	if _, err := adm2.UpdateUser(ctx, u.ID, gatehouse.UserUpdate{Role: &user}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.AsAdmin(ctx, e.enrolled); !errors.Is(err, gatehouse.ErrForbidden) {
 		t.Fatalf("a demoted admin: %v", err)
 	}
 	evs, _, err := op.Events(ctx, gatehouse.EventFilter{UserID: u.ID, Type: gatehouse.EventUserUpdated}, nil, 10)
-	if err != nil || len(evs) != 2 || evs[0].ActorID != u.ID || evs[0].Detail["role"] != "user" {
-		t.Fatalf("role change events: %+v %v", evs, err)
+	if err != nil || len(evs) != 2 || evs[0].ActorID != second.ID || evs[0].Detail["role"] != "user" || evs[1].ActorID != "" {
+		t.Fatalf("role change events (newest first: by the second admin, then by the operator): %+v %v", evs, err)
+	}
+	// The last admin cannot step down.
+	if _, err := adm2.UpdateUser(ctx, second.ID, gatehouse.UserUpdate{Role: &user}); !errors.Is(err, gatehouse.ErrLastAdmin) {
+		t.Fatalf("the last admin stepped down: %v", err)
 	}
 }
 
