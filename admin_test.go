@@ -145,6 +145,7 @@ func TestAsAdmin(t *testing.T) {
 		t.Fatal(err)
 	}
 	user := gatehouse.RoleUser
+	e.advance(time.Second) // events at one instant list in id order
 	if _, err := adm2.UpdateUser(ctx, u.ID, gatehouse.UserUpdate{Role: &user}); err != nil {
 		t.Fatal(err)
 	}
