@@ -20,7 +20,7 @@ const scanForEmail = 10_000
 
 func events(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	u := newUserCommand("events", "List audit events, newest first: time, type, user, client address, user agent, detail. "+
-		"--email selects one user's events; for an address with no account, the failed logins recorded under it (among the newest 10000 events). "+
+		"--email selects one user's events, with the attempts recorded under the address alone (failed logins of an address with no account, rate-limited attempts; among the newest 10000 events). "+
 		"With --json, one JSON object per line.", false)
 	email := u.c.fs.String("email", "", "only the events of this user")
 	typ := u.c.fs.String("type", "", "only events of this type: "+strings.Join(gatehouse.EventTypes, ", "))
@@ -39,39 +39,14 @@ func events(ctx context.Context, args []string, getenv func(string) string, stdo
 	defer closeDB()
 	names := newUserNames(adm)
 	f := gatehouse.EventFilter{Type: *typ}
-	keep := func(gatehouse.Event) bool { return true }
-	scan := limit
-	if *email != "" {
-		au, err := adm.UserByEmail(ctx, *email)
-		switch {
-		case err == nil:
-			f.UserID = au.ID
-			names.known[au.ID] = au.Email
-		case errors.Is(err, gatehouse.ErrNotFound):
-			canonical, _ := gatehouse.CanonicalEmail(*email)
-			keep = func(e gatehouse.Event) bool { return e.UserID == "" && e.Detail["email"] == canonical }
-			scan = scanForEmail
-		default:
-			return commandError(u.name, err)
-		}
-	}
 	var out []gatehouse.Event
-	var after *gatehouse.EventCursor
-	for read := 0; len(out) < limit && read < scan; {
-		page, next, err := adm.Events(ctx, f, after, min(scan-read, gatehouse.MaxPageSize))
-		if err != nil {
-			return commandError(u.name, err)
-		}
-		read += len(page)
-		for _, e := range page {
-			if keep(e) && len(out) < limit {
-				out = append(out, e)
-			}
-		}
-		if next == nil {
-			break
-		}
-		after = next
+	if *email == "" {
+		out, err = collectEvents(ctx, adm, f, limit, limit, nil, nil)
+	} else {
+		out, err = eventsOfEmail(ctx, adm, names, f, *email, limit)
+	}
+	if err != nil {
+		return commandError(u.name, err)
 	}
 	if *u.json {
 		return writeJSONLines(stdout, out, func(e gatehouse.Event) any { return toCLIEvent(ctx, &e, names) })
@@ -81,6 +56,79 @@ func events(ctx context.Context, args []string, getenv func(string) string, stdo
 		return nil
 	}
 	return writeEventTable(ctx, stdout, out, names)
+}
+
+// eventsOfEmail returns the newest events of the account with this email
+// and those recorded under the address alone: failed logins of an address
+// with no account, and rate-limited attempts (counted before any account
+// is looked up, so they name the address, not a user).
+func eventsOfEmail(ctx context.Context, adm *gatehouse.Admin, names *userNames, f gatehouse.EventFilter, email string, limit int) ([]gatehouse.Event, error) {
+	var own []gatehouse.Event
+	au, err := adm.UserByEmail(ctx, email)
+	switch {
+	case err == nil:
+		names.known[au.ID] = au.Email
+		uf := f
+		uf.UserID = au.ID
+		if own, err = collectEvents(ctx, adm, uf, limit, limit, nil, nil); err != nil {
+			return nil, err
+		}
+	case !errors.Is(err, gatehouse.ErrNotFound):
+		return nil, err
+	}
+	canonical, err := gatehouse.CanonicalEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	underAddress := func(e gatehouse.Event) bool { return e.UserID == "" && e.Detail["email"] == canonical }
+	// Events older than the oldest of a full page of the account's own
+	// cannot make the newest limit: stop reading there.
+	var stop func(gatehouse.Event) bool
+	if len(own) == limit {
+		oldest := own[len(own)-1]
+		stop = func(e gatehouse.Event) bool { return e.At.Before(oldest.At) }
+	}
+	loose, err := collectEvents(ctx, adm, f, limit, scanForEmail, underAddress, stop)
+	if err != nil {
+		return nil, err
+	}
+	all := append(own, loose...)
+	sort.SliceStable(all, func(i, j int) bool {
+		if !all[i].At.Equal(all[j].At) {
+			return all[i].At.After(all[j].At)
+		}
+		return all[i].ID > all[j].ID
+	})
+	return all[:min(len(all), limit)], nil
+}
+
+// collectEvents pages through the events f selects, newest first, and
+// returns up to limit of those keep accepts (nil: all), reading at most
+// scan events and none past the first that stop accepts.
+func collectEvents(ctx context.Context, adm *gatehouse.Admin, f gatehouse.EventFilter, limit, scan int,
+	keep, stop func(gatehouse.Event) bool) ([]gatehouse.Event, error) {
+	var out []gatehouse.Event
+	var after *gatehouse.EventCursor
+	for read := 0; len(out) < limit && read < scan; {
+		page, next, err := adm.Events(ctx, f, after, min(scan-read, gatehouse.MaxPageSize))
+		if err != nil {
+			return nil, err
+		}
+		read += len(page)
+		for _, e := range page {
+			if stop != nil && stop(e) {
+				return out, nil
+			}
+			if (keep == nil || keep(e)) && len(out) < limit {
+				out = append(out, e)
+			}
+		}
+		if next == nil {
+			break
+		}
+		after = next
+	}
+	return out, nil
 }
 
 func knownEventType(t string) bool {
