@@ -132,7 +132,7 @@ func (s *Store) UseTOTPStep(ctx context.Context, userID string, step int64) (boo
 		}
 		return unchangedIf(!used)
 	})
-	return used, err
+	return used && err == nil, err // after an error, nothing changed
 }
 
 // DeleteTOTP removes the user's TOTP factor, confirmed or pending, and
@@ -200,7 +200,7 @@ func (s *Store) UseRecoveryCode(ctx context.Context, userID string, hash []byte,
 		}
 		return unchangedIf(!used)
 	})
-	return used, err
+	return used && err == nil, err // after an error, nothing changed
 }
 
 // RecoveryCodesLeft counts the user's unused recovery codes.
@@ -289,7 +289,7 @@ func (s *Store) ConsumeMFAChallenge(ctx context.Context, hash []byte, now time.T
 		}
 		return unchangedIf(!consumed)
 	})
-	return consumed, err
+	return consumed && err == nil, err // after an error, nothing changed
 }
 
 // RaiseSession sets the acr and amr of a session that is not revoked

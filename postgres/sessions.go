@@ -156,7 +156,7 @@ func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, i
 		}
 		return unchangedUnless(sessionExists(ctx, q, id))
 	})
-	return rotated, err
+	return rotated && err == nil, err // after an error, nothing changed
 }
 
 type querier interface {
@@ -221,7 +221,7 @@ func (s *Store) RevokeSession(ctx context.Context, id, reason string, now time.T
 		revoked = true
 		return nil
 	})
-	return revoked, err
+	return revoked && err == nil, err // after an error, nothing changed
 }
 
 // RevokeUserSessions ends every live session of a user except

@@ -271,5 +271,5 @@ func (s *Store) DeleteFactors(ctx context.Context, userID string) (bool, error) 
 		}
 		return unchangedIf(!removed)
 	})
-	return removed, err
+	return removed && err == nil, err // after an error, nothing changed
 }

@@ -119,7 +119,7 @@ func (s *Store) UseTOTPStep(ctx context.Context, userID string, step int64) (boo
 		}
 		return unchangedIf(!used)
 	})
-	return used, err
+	return used && err == nil, err // after an error, nothing changed
 }
 
 // DeleteTOTP removes the user's TOTP factor, confirmed or pending, and
@@ -175,7 +175,7 @@ func (s *Store) UseRecoveryCode(ctx context.Context, userID string, hash []byte,
 		}
 		return unchangedIf(!used)
 	})
-	return used, err
+	return used && err == nil, err // after an error, nothing changed
 }
 
 // RecoveryCodesLeft counts the user's unused recovery codes.
@@ -259,7 +259,7 @@ func (s *Store) ConsumeMFAChallenge(ctx context.Context, hash []byte, now time.T
 		}
 		return unchangedIf(!consumed)
 	})
-	return consumed, err
+	return consumed && err == nil, err // after an error, nothing changed
 }
 
 // RaiseSession sets the acr and amr of a session that is not revoked

@@ -153,7 +153,7 @@ func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, i
 		rotated = true
 		return nil
 	})
-	return rotated, err
+	return rotated && err == nil, err // after an error, nothing changed
 }
 
 // updateSession runs a conditional UPDATE of session id and reports
@@ -231,7 +231,7 @@ func (s *Store) RevokeSession(ctx context.Context, id, reason string, now time.T
 		revoked = true
 		return nil
 	})
-	return revoked, err
+	return revoked && err == nil, err // after an error, nothing changed
 }
 
 // RevokeUserSessions ends every live session of a user except
