@@ -143,7 +143,7 @@ func (s *Store) redeem(ctx context.Context, op string, hash []byte, purpose stri
 			Scan(&t.Hash, &t.Purpose, &t.UserID, &t.Email, &created, &expires, &current)
 		if errors.Is(err, sql.ErrNoRows) {
 			verdict = gatehouse.ErrEmailTokenInvalid
-			return nil
+			return errUnchanged
 		}
 		if err != nil {
 			return err
@@ -153,15 +153,18 @@ func (s *Store) redeem(ctx context.Context, op string, hash []byte, purpose stri
 		case t.Purpose != purpose:
 			// Left alone: it is still good for its own purpose.
 			verdict = gatehouse.ErrEmailTokenInvalid
-			return nil
+			return errUnchanged
 		case !now.Before(t.ExpiresAt):
 			verdict = gatehouse.ErrEmailTokenExpired
 		case purpose != gatehouse.PurposeChangeEmail && t.Email != current:
 			verdict = gatehouse.ErrEmailTokenInvalid
 		}
 		if verdict != nil {
-			_, err := tx.ExecContext(ctx, `DELETE FROM email_tokens WHERE hash = ?`, t.Hash)
-			return err
+			// The deletion commits, without the events of a redemption.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM email_tokens WHERE hash = ?`, t.Hash); err != nil {
+				return err
+			}
+			return errUnchanged
 		}
 		if err := apply(tx, &t); err != nil {
 			return err
