@@ -130,8 +130,8 @@ func TestAdminFindsEditsAndDeletesUsers(t *testing.T) {
 	if me := c.get("/api/users/me", user.Access); me.str(t, "name") != "Edited Name" {
 		t.Fatalf("the user does not see the new name: %s", me)
 	}
-	c.do("PATCH", path, map[string]any{"role": "root"}, as...).wantProblem(t, 422, "validation_failed")
-	c.do("PATCH", path, map[string]any{"disabled": "yes"}, as...).wantProblem(t, 422, "validation_failed")
+	c.do("PATCH", path, map[string]any{"role": "root"}, malformed("no such role", as...)...).wantProblem(t, 422, "validation_failed")
+	c.do("PATCH", path, map[string]any{"disabled": "yes"}, malformed("not a boolean", as...)...).wantProblem(t, 422, "validation_failed")
 	c.do("PATCH", path, map[string]any{"email": strings.ToLower(admin.UserID) + "x"}, as...).wantProblem(t, 422, "validation_failed")
 	c.do("GET", "/api/admin/users/usr_unknown0000000000000000", nil, as...).wantProblem(t, 404, "not_found")
 

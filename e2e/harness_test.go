@@ -297,8 +297,14 @@ var apiSpec = apitest.MustParse(httpapi.OpenAPI)
 // a request out of the description on purpose says so with the header
 // apitest.MalformedHeader (the client removes it): only its response is
 // checked then.
-func checkedHTTP(t testing.TB, timeout time.Duration) *http.Client {
-	return &http.Client{Timeout: timeout, Transport: apitest.Transport(t, apiSpec, nil)}
+func checkedHTTP(t testing.TB, timeout time.Duration, opts ...apitest.Option) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: apitest.Transport(t, apiSpec, nil, opts...)}
+}
+
+// malformed marks a request that is out of the OpenAPI description on
+// purpose: headers for client.do, before any others.
+func malformed(why string, headers ...string) []string {
+	return append([]string{apitest.MalformedHeader, why}, headers...)
 }
 
 // do sends a request. body is marshalled as JSON unless it is a string or

@@ -87,12 +87,14 @@ func MustParse(doc []byte) *Spec {
 	return s
 }
 
+func (r *route) name() string { return r.method + " /" + strings.Join(r.segments, "/") }
+
 // Operations lists "METHOD /path" for every operation of the description,
 // with OpenAPI's path templates.
 func (s *Spec) Operations() []string {
 	var out []string
-	for _, r := range s.routes {
-		out = append(out, r.method+" /"+strings.Join(r.segments, "/"))
+	for i := range s.routes {
+		out = append(out, s.routes[i].name())
 	}
 	sort.Strings(out)
 	return out
