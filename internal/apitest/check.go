@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -234,3 +235,32 @@ func report(t testing.TB, violations []string, malformed string) {
 		t.Errorf("OpenAPI description: %s", v)
 	}
 }
+
+type malformedKey struct{}
+
+// WithMalformed marks the requests made with ctx as deliberately out of the
+// description, for a client that takes no headers from its caller (the Go
+// client): its HTTP client's transport must be [Marking].
+func WithMalformed(ctx context.Context, why string) context.Context {
+	return context.WithValue(ctx, malformedKey{}, why)
+}
+
+// Marking wraps next (nil: http.DefaultTransport) so that a request whose
+// context came from [WithMalformed] carries [MalformedHeader], for a
+// checking [Handler] on the server side.
+func Marking(next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if why, ok := r.Context().Value(malformedKey{}).(string); ok {
+			r = r.Clone(r.Context())
+			Malformed(r, why)
+		}
+		return next.RoundTrip(r)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
