@@ -40,8 +40,15 @@ func (s *Service) AsAdmin(ctx context.Context, c *AccessClaims) (*Admin, error) 
 // Operator returns the operators' API for the command line.
 func (s *Service) Operator() *Admin { return &Admin{s: s} }
 
+// CommandLineAgent is the user agent of the events the command line
+// causes (they have no client address).
+const CommandLineAgent = "gatehouse command line"
+
 func (a *Admin) ctx(ctx context.Context) context.Context {
 	if a.actorID == "" {
+		if clientOf(ctx) == (ClientInfo{}) {
+			ctx = WithClientInfo(ctx, ClientInfo{UserAgent: CommandLineAgent})
+		}
 		return ctx
 	}
 	return withActor(ctx, a.actorID)
