@@ -363,3 +363,38 @@ func TestAuditLogRecordsTheLifecycleAndNoSecret(t *testing.T) {
 	}
 	c.get("/api/admin/events?type=no.such", admin.Access).wantProblem(t, 422, "validation_failed")
 }
+
+// TestNoWayBackIntoADisabledAccountByEmail: a reset link sent before the
+// account was disabled is refused after, no new one is sent, and a reset
+// of an enabled account is in the audit log under its user.
+func TestNoWayBackIntoADisabledAccountByEmail(t *testing.T) {
+	t.Parallel()
+	mail := startSMTP(t)
+	g := startGatehouse(t, mailArgs(mail)...)
+	c := newClient(t, g)
+	_, admin := newAdmin(t, g, "mail-admin")
+	email, user := c.newUser("mail-disabled")
+	if r := c.do("POST", "/api/auth/password/forgot", map[string]string{"email": email}); r.Status != 202 {
+		t.Fatalf("forgot: %s", r)
+	}
+	_, token := linkToken(t, mail, email, "Reset your password")
+	if r := c.do("PATCH", "/api/admin/users/"+user.UserID, map[string]any{"disabled": true}, bearer(admin.Access)...); r.Status != 200 {
+		t.Fatalf("disable: %s", r)
+	}
+	c.do("POST", "/api/auth/password/reset", map[string]string{"token": token, "new_password": "a brand new passphrase 42"}).wantProblem(t, 403, "user_disabled")
+
+	if r := c.do("PATCH", "/api/admin/users/"+user.UserID, map[string]any{"disabled": false}, bearer(admin.Access)...); r.Status != 200 {
+		t.Fatalf("enable: %s", r)
+	}
+	mail.Clear()
+	c.do("POST", "/api/auth/password/forgot", map[string]string{"email": email})
+	_, token = linkToken(t, mail, email, "Reset your password")
+	if r := c.do("POST", "/api/auth/password/reset", map[string]string{"token": token, "new_password": "a brand new passphrase 42"}); r.Status != 204 {
+		t.Fatalf("reset: %s", r)
+	}
+	resets, _ := allEvents(t, c, "/api/admin/events?type=password.reset&user_id="+user.UserID, admin.Access)
+	asked, _ := allEvents(t, c, "/api/admin/events?type=password.reset_requested&user_id="+user.UserID, admin.Access)
+	if len(resets) != 1 || len(asked) != 2 {
+		t.Fatalf("password.reset %d (want 1), password.reset_requested %d (want 2)", len(resets), len(asked))
+	}
+}

@@ -137,12 +137,13 @@ func (s *Store) redeem(ctx context.Context, op string, hash []byte, purpose stri
 	err := s.tx(ctx, op, func(ctx context.Context, tx pgx.Tx) error {
 		u, verdict = nil, nil
 		var (
-			t       gatehouse.EmailToken
-			current string
+			t        gatehouse.EmailToken
+			current  string
+			disabled bool
 		)
-		err := tx.QueryRow(ctx, `SELECT t.hash, t.purpose, t.user_id, t.email, t.created_at, t.expires_at, u.email
+		err := tx.QueryRow(ctx, `SELECT t.hash, t.purpose, t.user_id, t.email, t.created_at, t.expires_at, u.email, u.disabled
             FROM email_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1 FOR UPDATE`, nonNil(hash)).
-			Scan(&t.Hash, &t.Purpose, &t.UserID, &t.Email, &t.CreatedAt, &t.ExpiresAt, &current)
+			Scan(&t.Hash, &t.Purpose, &t.UserID, &t.Email, &t.CreatedAt, &t.ExpiresAt, &current, &disabled)
 		if errors.Is(err, pgx.ErrNoRows) {
 			verdict = gatehouse.ErrEmailTokenInvalid
 			return errUnchanged
@@ -160,6 +161,9 @@ func (s *Store) redeem(ctx context.Context, op string, hash []byte, purpose stri
 			verdict = gatehouse.ErrEmailTokenExpired
 		case purpose != gatehouse.PurposeChangeEmail && t.Email != current:
 			verdict = gatehouse.ErrEmailTokenInvalid
+		case disabled && purpose == gatehouse.PurposeResetPassword:
+			// No way back into a disabled account by email (CONTRACT §9).
+			verdict = gatehouse.ErrUserDisabled
 		}
 		if verdict != nil {
 			// The deletion commits, without the events of a redemption.
@@ -168,6 +172,7 @@ func (s *Store) redeem(ctx context.Context, op string, hash []byte, purpose stri
 			}
 			return errUnchanged
 		}
+		gatehouse.NameEventsUser(ctx, t.UserID)
 		if err := apply(ctx, tx, &t); err != nil {
 			return err
 		}

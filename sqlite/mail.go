@@ -137,10 +137,11 @@ func (s *Store) redeem(ctx context.Context, op string, hash []byte, purpose stri
 			t                gatehouse.EmailToken
 			created, expires int64
 			current          string
+			disabled         bool
 		)
-		err := tx.QueryRowContext(ctx, `SELECT t.hash, t.purpose, t.user_id, t.email, t.created_at, t.expires_at, u.email
+		err := tx.QueryRowContext(ctx, `SELECT t.hash, t.purpose, t.user_id, t.email, t.created_at, t.expires_at, u.email, u.disabled
             FROM email_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`, secretBytes(hash)).
-			Scan(&t.Hash, &t.Purpose, &t.UserID, &t.Email, &created, &expires, &current)
+			Scan(&t.Hash, &t.Purpose, &t.UserID, &t.Email, &created, &expires, &current, &disabled)
 		if errors.Is(err, sql.ErrNoRows) {
 			verdict = gatehouse.ErrEmailTokenInvalid
 			return errUnchanged
@@ -158,6 +159,9 @@ func (s *Store) redeem(ctx context.Context, op string, hash []byte, purpose stri
 			verdict = gatehouse.ErrEmailTokenExpired
 		case purpose != gatehouse.PurposeChangeEmail && t.Email != current:
 			verdict = gatehouse.ErrEmailTokenInvalid
+		case disabled && purpose == gatehouse.PurposeResetPassword:
+			// No way back into a disabled account by email (CONTRACT §9).
+			verdict = gatehouse.ErrUserDisabled
 		}
 		if verdict != nil {
 			// The deletion commits, without the events of a redemption.
@@ -166,6 +170,7 @@ func (s *Store) redeem(ctx context.Context, op string, hash []byte, purpose stri
 			}
 			return errUnchanged
 		}
+		gatehouse.NameEventsUser(ctx, t.UserID)
 		if err := apply(tx, &t); err != nil {
 			return err
 		}
