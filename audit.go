@@ -106,18 +106,6 @@ func WithEvents(ctx context.Context, events ...Event) context.Context {
 	return context.WithValue(ctx, eventsKey{}, events)
 }
 
-// NameEventsUser sets the UserID of the events attached to ctx that have
-// none: a store calls it in a write that finds its user itself (a link
-// token's), before the events are inserted.
-func NameEventsUser(ctx context.Context, userID string) {
-	events := EventsOf(ctx)
-	for i := range events {
-		if events[i].UserID == "" {
-			events[i].UserID = userID
-		}
-	}
-}
-
 // EventsOf returns the events attached to ctx by [WithEvents]; stores call
 // it inside their write transactions.
 func EventsOf(ctx context.Context) []Event {

@@ -173,7 +173,6 @@ func (s *Store) redeem(ctx context.Context, op string, hash []byte, purpose stri
 			}
 			return errUnchanged
 		}
-		gatehouse.NameEventsUser(ctx, t.UserID)
 		if err := apply(tx, &t); err != nil {
 			return err
 		}
