@@ -15,12 +15,6 @@ import (
 
 var _ gatehouse.AdminStore = (*Store)(nil)
 
-// The reasons recorded on the sessions an administrator's change ends.
-const (
-	reasonUserDisabled = "user_disabled"
-	reasonUserDeleted  = "user_deleted"
-)
-
 // adminSelect reads the userColumns of u and the counts of an AdminUser:
 // sessions live at $1 (liveAt's condition), whether a TOTP factor is
 // confirmed (a pending one is not in force: gatehouse.TOTPFactor.Confirmed)
@@ -150,7 +144,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd gatehouse.UserUpd
 			return emailTaken("update user", err)
 		}
 		if upd.Disabled != nil && *upd.Disabled {
-			if ids, err = revokeUserSessions(ctx, tx, id, "", reasonUserDisabled, now); err != nil {
+			if ids, err = revokeUserSessions(ctx, tx, id, "", gatehouse.ReasonUserDisabled, now); err != nil {
 				return err
 			}
 		}
@@ -219,7 +213,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) ([]str
 		if err != nil {
 			return err
 		}
-		if ids, err = revokeUserSessions(ctx, tx, id, "", reasonUserDeleted, now); err != nil {
+		if ids, err = revokeUserSessions(ctx, tx, id, "", gatehouse.ReasonUserDeleted, now); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,6 +53,23 @@ func unchangedUnless(err error) error {
 		return errUnchanged
 	}
 	return err
+}
+
+// eventsFor returns the events of ctx, those without a UserID given
+// *userID when userID is not nil; it copies rather than changes the
+// caller's events.
+func eventsFor(ctx context.Context, userID *string) []gatehouse.Event {
+	events := gatehouse.EventsOf(ctx)
+	if userID == nil || *userID == "" {
+		return events
+	}
+	out := slices.Clone(events)
+	for i := range out {
+		if out[i].UserID == "" {
+			out[i].UserID = *userID
+		}
+	}
+	return out
 }
 
 const eventColumns = `id, type, at, user_id, session_id, actor_id, ip, user_agent, detail`

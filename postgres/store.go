@@ -218,13 +218,20 @@ func (s *Store) run(ctx context.Context, op string, readOnly bool, fn func(ctx c
 // errUnchanged, what it wrote (if anything) commits without them and the
 // caller gets nil (see events.go).
 func (s *Store) tx(ctx context.Context, op string, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	return s.txFor(ctx, op, nil, fn)
+}
+
+// txFor is tx for a write that learns in fn which user it concerns (from a
+// link token): the id fn leaves in *userID fills the empty UserID of the
+// events (gatehouse.EventStore).
+func (s *Store) txFor(ctx context.Context, op string, userID *string, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	return s.do(ctx, op, func(ctx context.Context) error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			if err := fn(ctx, tx); errors.Is(err, errUnchanged) {
 				// Nothing the events record happened: commit only what fn wrote.
 			} else if err != nil {
 				return err
-			} else if err := insertEvents(ctx, tx, gatehouse.EventsOf(ctx)); err != nil {
+			} else if err := insertEvents(ctx, tx, eventsFor(ctx, userID)); err != nil {
 				return err
 			}
 			if s.beforeCommit != nil {

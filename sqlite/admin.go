@@ -17,12 +17,6 @@ import (
 
 var _ gatehouse.AdminStore = (*Store)(nil)
 
-// The reasons recorded on the sessions an administrator's change ends.
-const (
-	reasonUserDisabled = "user_disabled"
-	reasonUserDeleted  = "user_deleted"
-)
-
 // SQLite's lower() folds only ASCII letters; SearchUsers folds with Go's
 // strings.ToLower instead, so that "ÉLODIE" finds "élodie" as it does on
 // PostgreSQL, whose lower() follows the database's locale.
@@ -170,7 +164,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd gatehouse.UserUpd
 			}
 		}
 		if upd.Disabled != nil && *upd.Disabled {
-			if ids, err = revokeUserSessions(ctx, tx, id, "", reasonUserDisabled, now); err != nil {
+			if ids, err = revokeUserSessions(ctx, tx, id, "", gatehouse.ReasonUserDisabled, now); err != nil {
 				return err
 			}
 		}
@@ -238,7 +232,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) ([]str
 		if err := lastAdminGuard(ctx, tx, cur); err != nil {
 			return err
 		}
-		if ids, err = revokeUserSessions(ctx, tx, id, "", reasonUserDeleted, now); err != nil {
+		if ids, err = revokeUserSessions(ctx, tx, id, "", gatehouse.ReasonUserDeleted, now); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id); err != nil {

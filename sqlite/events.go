@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,23 @@ func unchangedIf(cond bool) error {
 		return errUnchanged
 	}
 	return nil
+}
+
+// eventsFor returns the events of ctx, those without a UserID given
+// *userID when userID is not nil; it copies rather than changes the
+// caller's events.
+func eventsFor(ctx context.Context, userID *string) []gatehouse.Event {
+	events := gatehouse.EventsOf(ctx)
+	if userID == nil || *userID == "" {
+		return events
+	}
+	out := slices.Clone(events)
+	for i := range out {
+		if out[i].UserID == "" {
+			out[i].UserID = *userID
+		}
+	}
+	return out
 }
 
 // execer is a write transaction, or the writer.

@@ -213,6 +213,54 @@ func testEvents(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		wantEvent(t, got[2], login)
 	})
 
+	t.Run("LinkTokensNameTheUser", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		u := mustCreateUser(t, st, "u")
+		for _, tc := range []struct {
+			purpose string
+			redeem  func(ctx context.Context, hash []byte) error
+		}{
+			{gatehouse.PurposeVerifyEmail, func(ctx context.Context, h []byte) error {
+				_, err := st.VerifyEmail(ctx, h, at(time.Minute))
+				return err
+			}},
+			{gatehouse.PurposeResetPassword, func(ctx context.Context, h []byte) error {
+				_, _, err := st.ResetPassword(ctx, h, "new hash", at(time.Minute))
+				return err
+			}},
+			{gatehouse.PurposeChangeEmail, func(ctx context.Context, h []byte) error {
+				_, err := st.ConfirmEmailChange(ctx, h, at(time.Minute))
+				return err
+			}},
+		} {
+			email := mustUser(t, st, u.ID).Email
+			if tc.purpose == gatehouse.PurposeChangeEmail {
+				email = "changed@example.com"
+			}
+			tok, hash := newToken(u, tc.purpose, email)
+			if err := st.IssueEmailToken(ctx, nil, tok); err != nil {
+				t.Fatal(err)
+			}
+			nobody := newEvent(gatehouse.EventEmailVerified, "", at(time.Minute))
+			named := newEvent(gatehouse.EventEmailVerified, "someone", at(time.Minute))
+			events := []gatehouse.Event{nobody, named}
+			if err := tc.redeem(gatehouse.WithEvents(ctx, events...), hash); err != nil {
+				t.Fatalf("redeeming a %s token: %v", tc.purpose, err)
+			}
+			if events[0].UserID != "" {
+				t.Errorf("%s changed the caller's event", tc.purpose)
+			}
+			got := allEvents(t, st, gatehouse.EventFilter{UserID: u.ID})
+			if !slices.Contains(eventIDs(got), nobody.ID) {
+				t.Errorf("%s: the event naming nobody was not stored naming the token's user: %v", tc.purpose, eventIDs(got))
+			}
+			if !slices.Contains(eventIDs(allEvents(t, st, gatehouse.EventFilter{UserID: "someone"})), named.ID) {
+				t.Errorf("%s: the event naming someone changed user", tc.purpose)
+			}
+		}
+	})
+
 	t.Run("NotWithoutAChange", func(t *testing.T) {
 		t.Parallel()
 		st := open(t)
