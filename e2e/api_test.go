@@ -23,11 +23,11 @@ func TestRegister(t *testing.T) {
 		t.Fatalf("register: %s", r)
 	}
 	u := r.obj(t)
-	if u["email"] != email || u["name"] != "Ada" || u["id"] == "" || u["created_at"] == "" || u["email_verified"] != false {
+	if u["email"] != email || u["name"] != "Ada" || u["id"] == "" || u["created_at"] == "" || u["email_verified"] != false || u["role"] != "user" {
 		t.Fatalf("user %v lacks a field", u)
 	}
 	for k := range u {
-		if k != "id" && k != "email" && k != "email_verified" && k != "name" && k != "created_at" {
+		if k != "id" && k != "email" && k != "email_verified" && k != "name" && k != "created_at" && k != "role" {
 			t.Errorf("user carries unexpected member %q (never a hash or a token): %s", k, r.Body)
 		}
 	}
