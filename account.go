@@ -122,7 +122,11 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 	if errors.As(err, &limited) && limited.first {
 		// Once per window, not per refused attempt: a flood must not
 		// become a flood of audit rows.
-		s.appendEvents(ctx, s.newEvent(ctx, EventLoginRateLimited, "", "", "email", canonical))
+		userID := ""
+		if u, err := s.store.UserByEmail(ctx, canonical); err == nil {
+			userID = u.ID // one read a window, so that the account's events show it
+		}
+		s.appendEvents(ctx, s.newEvent(ctx, EventLoginRateLimited, userID, "", "email", canonical))
 	}
 	if err != nil {
 		return nil, err

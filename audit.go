@@ -32,7 +32,6 @@ const (
 	EventUserEnabled          = "user.enabled"
 	EventClientCreated        = "client.created"
 	EventClientDeleted        = "client.deleted"
-	EventClientAuthFailed     = "client.auth_failed"
 	EventRecoveryCodesRenewed = "recovery_codes.regenerated"
 )
 
@@ -43,7 +42,7 @@ var EventTypes = []string{
 	EventPasswordReset, EventEmailVerified, EventEmailChanged, EventMFAEnrolled, EventMFARemoved,
 	EventMFAFailed, EventRecoveryCodeUsed, EventPasskeyAdded, EventPasskeyRemoved,
 	EventUserUpdated, EventUserDeleted, EventUserDisabled, EventUserEnabled,
-	EventClientCreated, EventClientDeleted, EventClientAuthFailed, EventRecoveryCodesRenewed,
+	EventClientCreated, EventClientDeleted, EventRecoveryCodesRenewed,
 }
 
 // Event is one entry of the audit log.

@@ -233,6 +233,11 @@ func (s *Core) Tokens() *token.Tokens { return s.tokens }
 func (s *Core) Run(ctx context.Context) {
 	go s.svc.Run(ctx)
 	if s.outbox != nil {
+		// Said when mail starts going out, not by every command that
+		// opens the core (the operators' verbs send none).
+		if s.cfg.SMTPURL == "" {
+			s.log.Warn("no SMTP server configured: mails, with their links, are written to the log instead; for development only")
+		}
 		go s.outbox.Run(ctx)
 	}
 	tick := time.NewTicker(s.cfg.KeyReload)
@@ -275,7 +280,6 @@ func (s *Core) Close() error { return s.store.Close() }
 // newSender is the SMTP relay of Config.SMTPURL or, without one, the log.
 func newSender(cfg Config) (mailer.Sender, error) {
 	if cfg.SMTPURL == "" {
-		cfg.Logger.Warn("no SMTP server configured: mails, with their links, are written to the log instead; for development only")
 		return mailer.Log{Logger: cfg.Logger}, nil
 	}
 	from := cfg.SMTPFrom
