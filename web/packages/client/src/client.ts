@@ -1,4 +1,5 @@
 import { Account } from './account.js';
+import { Admin, myEvents, type AuditEvent, type EventQuery, type Page } from './admin.js';
 import { AuthError, asAuthError, type AuthErrorCode } from './errors.js';
 import { signInWith, type GrantDeps } from './grant.js';
 import { validateSession } from './startup.js';
@@ -57,6 +58,8 @@ export type {
 export class AuthClient {
   readonly baseUrl: string;
   readonly storage: StorageStrategy;
+  /** The admin API (CONTRACT §9), for a signed-in admin: see {@link Admin}. */
+  readonly admin: Admin;
 
   private readonly session: Session;
   private readonly wire: Wire;
@@ -148,6 +151,7 @@ export class AuthClient {
     };
     this.passkeys = new Passkeys(this.grants);
     this.mfa = new Mfa(this.grants, this.passkeys);
+    this.admin = new Admin((p, i) => this.fetch(p, i));
 
     this.subscribe = this.subscribe.bind(this);
     this.getSnapshot = this.getSnapshot.bind(this);
@@ -315,6 +319,9 @@ export class AuthClient {
   deletePasskey = (id: string): Promise<void> => this.passkeys.deletePasskey(id);
   loginWithPasskey = (signal?: AbortSignal): Promise<User> => this.passkeys.loginWithPasskey(signal);
   conditionalPasskeyLogin = (signal?: AbortSignal): Promise<User | null> => this.passkeys.conditionalPasskeyLogin(signal);
+
+  /** myEvents returns a page of the signed-in user's own security events, newest first (login, password and factor changes, …). */
+  myEvents = (q?: Omit<EventQuery, 'userId' | 'type'>): Promise<Page<AuditEvent>> => myEvents((p, i) => this.fetch(p, i), q);
 
   // ---- bearer requests ---------------------------------------------------
 

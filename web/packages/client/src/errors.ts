@@ -17,7 +17,7 @@ export interface Problem {
 
 /**
  * ServerErrorCode is a `code` Gatehouse puts in its problem+json answers
- * (httpapi/problem.go and CONTRACT §2, §4, §5, §7, §8).
+ * (httpapi/problem.go and CONTRACT §2, §4, §5, §7, §8, §9).
  */
 export type ServerErrorCode =
   | 'validation_failed'
@@ -54,7 +54,10 @@ export type ServerErrorCode =
   | 'mfa_token_invalid'
   | 'already_enrolled'
   | 'insufficient_user_authentication'
-  | 'passkey_invalid';
+  | 'passkey_invalid'
+  // Operators (CONTRACT §9).
+  | 'user_disabled'
+  | 'last_admin';
 
 /**
  * ClientErrorCode is a `code` the client makes up itself: no answer

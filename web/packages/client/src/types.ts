@@ -40,7 +40,12 @@ export interface User {
   created_at: string;
   /** Whether the user has proved they receive mail at `email` (CONTRACT §7); absent from servers older than that. */
   email_verified?: boolean;
+  /** `admin` may use the admin API (CONTRACT §9); absent from servers older than that. */
+  role?: Role;
 }
+
+/** Role is what a user may do: `admin` runs the admin API (CONTRACT §9). */
+export type Role = 'user' | 'admin';
 
 /** AuthStatus is where start-up validation and the session stand. */
 export type AuthStatus = 'loading' | 'authenticated' | 'unauthenticated';
