@@ -376,13 +376,14 @@ export class AuthClient {
    * null when the request must not be replayed. It refreshes only for
    * `token_expired` and only when `sentToken` is still the current token
    * (otherwise another request has refreshed already and its token is
-   * returned). `session_revoked` ends the session here. For adapters
+   * returned). `session_revoked` (and `user_disabled`: an admin locked the
+   * account, CONTRACT §9) ends the session here. For adapters
    * (axios, RTK Query); {@link AuthClient.fetch} uses it.
    */
   async handleUnauthorized(sentToken: string | null, code: AuthErrorCode | null): Promise<string | null> {
     const cur = this.session.tokens;
     if (!sentToken || !cur) return null;
-    if (code === 'session_revoked') {
+    if (code === 'session_revoked' || code === 'user_disabled') {
       if (cur.accessToken === sentToken) this.session.endSession(new AuthError(401, code, 'the session was ended'), true);
       return null;
     }

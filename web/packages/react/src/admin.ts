@@ -84,6 +84,8 @@ export interface UseAdminUser {
   resetFactors: AuthAction<[id: string], void>;
   /** remove deletes the user; the user is not loaded again. */
   remove: AuthAction<[id: string], void>;
+  /** reload loads the user, sessions and events again. */
+  reload(): void;
 }
 
 /**
@@ -113,6 +115,7 @@ export function useAdminUser(id: string, eventLimit = 20): UseAdminUser {
     logoutEverywhere: useReloading(useAuthAction(logout), reload),
     resetFactors: useReloading(useAuthAction(resetMfa), reload),
     remove: useAuthAction(remove),
+    reload,
   };
 }
 
