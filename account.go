@@ -28,22 +28,40 @@ func (s *Service) Register(ctx context.Context, email, password, name string, cl
 	if err != nil {
 		return nil, err
 	}
+	ctx, done := s.record(ctx, s.newEvent(ctx, EventUserRegistered, u.ID, ""))
 	if s.mailEnabled() {
 		// The user and the verification mail in one transaction: a 201
 		// means the mail will go out (CONTRACT §7).
-		return u, s.issueEmailToken(ctx, u, PurposeVerifyEmail, u, u.Email)
+		err = s.issueEmailToken(ctx, u, PurposeVerifyEmail, u, u.Email)
+	} else {
+		err = s.store.CreateUser(ctx, u)
 	}
-	return u, s.store.CreateUser(ctx, u)
+	done(err)
+	return u, err
 }
 
 // CreateUser creates an account without counting attempts (the CLI's
 // "user create"). Errors as [Service.Register].
 func (s *Service) CreateUser(ctx context.Context, email, password, name string) (*User, error) {
-	u, err := s.newUser(ctx, email, password, name)
+	return s.Operator().CreateUser(ctx, email, password, name, RoleUser)
+}
+
+// CreateUser creates an account with a role, without counting attempts.
+// Errors as [Service.Register], and a *ValidationError for an unknown role.
+func (a *Admin) CreateUser(ctx context.Context, email, password, name, role string) (*User, error) {
+	if role != RoleUser && role != RoleAdmin {
+		return nil, Invalid("role", `must be "user" or "admin"`)
+	}
+	u, err := a.s.newUser(ctx, email, password, name)
 	if err != nil {
 		return nil, err
 	}
-	return u, s.store.CreateUser(ctx, u)
+	u.Role = role
+	ctx = a.ctx(ctx)
+	ctx, done := a.s.record(ctx, a.s.newEvent(ctx, EventUserRegistered, u.ID, "", "by", "operator", "role", role))
+	err = a.s.store.CreateUser(ctx, u)
+	done(err)
+	return u, err
 }
 
 // newUser checks the fields of a new account and hashes its password.
@@ -100,6 +118,12 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 		canonical = strings.ToLower(strings.TrimSpace(email)) // still counted, still hashed
 	}
 	gate, err := s.reserveLogin(ctx, canonical, client.IP)
+	var limited *RateLimitError
+	if errors.As(err, &limited) && limited.first {
+		// Once per window, not per refused attempt: a flood must not
+		// become a flood of audit rows.
+		s.appendEvents(ctx, s.newEvent(ctx, EventLoginRateLimited, "", "", "email", canonical))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -108,9 +132,16 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 		if ferr := gate.failed(ctx, s.store, s.now()); ferr != nil {
 			return nil, ferr
 		}
+		s.loginFailed(ctx, user, canonical, "wrong_password")
 	}
 	if err != nil {
 		return nil, err
+	}
+	if user.Disabled {
+		// Said only to the holder of the right password, like
+		// email_not_verified: a guesser learns nothing.
+		s.loginFailed(ctx, user, canonical, "user_disabled")
+		return nil, ErrUserDisabled
 	}
 	factors, err := s.mfaStatus(ctx, user.ID)
 	if err != nil {
@@ -139,8 +170,20 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 	return grant, nil
 }
 
+// loginFailed records a failed login. For an unknown email the event names
+// the address in its detail and no user: nothing is created that a later
+// registration of that address could collide with.
+func (s *Service) loginFailed(ctx context.Context, user *User, canonical, reason string) {
+	if user == nil {
+		s.appendEvents(ctx, s.newEvent(ctx, EventLoginFailed, "", "", "reason", "unknown_email", "email", canonical))
+		return
+	}
+	s.appendEvents(ctx, s.newEvent(ctx, EventLoginFailed, user.ID, "", "reason", reason))
+}
+
 // verifyPassword returns the user whose email and password these are, or
-// ErrInvalidCredentials after the same hashing work either way.
+// ErrInvalidCredentials after the same hashing work either way; with
+// ErrInvalidCredentials, the user is returned when the email is known.
 func (s *Service) verifyPassword(ctx context.Context, typed, canonical string, wellFormed bool, password string) (*User, error) {
 	var user *User
 	if wellFormed {
@@ -163,7 +206,7 @@ func (s *Service) verifyPassword(ctx context.Context, typed, canonical string, w
 		return nil, err
 	}
 	if !match {
-		return nil, ErrInvalidCredentials
+		return user, ErrInvalidCredentials
 	}
 	if rehash {
 		// OWASP Password Storage: upgrade the parameters at the next login.
@@ -209,7 +252,9 @@ func (s *Service) ChangePassword(ctx context.Context, c *AccessClaims, current, 
 	if err != nil {
 		return err
 	}
+	ctx, done := s.record(ctx, s.newEvent(ctx, EventPasswordChanged, user.ID, c.SessionID))
 	ids, err := s.store.ChangePassword(ctx, user.ID, hash, c.SessionID, s.now().UTC())
+	done(err)
 	if err != nil {
 		return err
 	}

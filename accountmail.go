@@ -137,12 +137,12 @@ func (s *Service) SendVerification(ctx context.Context, c *AccessClaims) error {
 
 // VerifyEmail uses a verification token and returns the verified user.
 func (s *Service) VerifyEmail(ctx context.Context, token string) (*User, error) {
-	return s.redeemUserToken(ctx, token, MailStore.VerifyEmail)
+	return s.redeemUserToken(ctx, EventEmailVerified, token, MailStore.VerifyEmail)
 }
 
 // redeemUserToken uses a link token with a store method that changes the
 // user, and drops the user's cached copy.
-func (s *Service) redeemUserToken(ctx context.Context, token string,
+func (s *Service) redeemUserToken(ctx context.Context, event, token string,
 	use func(MailStore, context.Context, []byte, time.Time) (*User, error)) (*User, error) {
 	ms, ok := s.mailStore()
 	if !ok {
@@ -152,10 +152,14 @@ func (s *Service) redeemUserToken(ctx context.Context, token string,
 	if err != nil {
 		return nil, err
 	}
-	u, err := use(ms, ctx, h, s.now().UTC())
+	// The store names the user of the token in the event (EventStore).
+	ev := s.newEvent(ctx, event, "", "")
+	u, err := use(ms, WithEvents(ctx, ev), h, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}
+	ev.UserID = u.ID
+	s.logEvents(ctx, []Event{ev})
 	s.guard.users.invalidate(u.ID)
 	return u, nil
 }
@@ -219,7 +223,14 @@ func (s *Service) ResolveMail(ctx context.Context, m *Mail) (send bool, err erro
 	if err != nil {
 		return false, err
 	}
-	return false, s.issueEmailToken(ctx, nil, PurposeResetPassword, u, u.Email)
+	if u.Disabled {
+		// No way back into a disabled account by email (CONTRACT §9).
+		return false, nil
+	}
+	ctx, done := s.record(ctx, s.newEvent(ctx, EventPasswordResetAsked, u.ID, ""))
+	err = s.issueEmailToken(ctx, nil, PurposeResetPassword, u, u.Email)
+	done(err)
+	return false, err
 }
 
 // ResetPassword uses a reset token: the password is replaced, every
@@ -242,10 +253,13 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 	if err != nil {
 		return err
 	}
-	u, ids, err := ms.ResetPassword(ctx, h, hash, s.now().UTC())
+	ev := s.newEvent(ctx, EventPasswordReset, "", "")
+	u, ids, err := ms.ResetPassword(WithEvents(ctx, ev), h, hash, s.now().UTC())
 	if err != nil {
 		return err
 	}
+	ev.UserID = u.ID
+	s.logEvents(ctx, []Event{ev})
 	s.revokedSessions(ReasonPasswordReset, ids)
 	s.guard.users.invalidate(u.ID)
 	return s.clearLoginLimits(ctx, u.Email)
@@ -303,7 +317,7 @@ func (s *Service) ChangeEmail(ctx context.Context, c *AccessClaims, newEmail, cu
 // ConfirmEmailChange uses an email-change token and returns the user with
 // the new address (verified: the link reached it).
 func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (*User, error) {
-	return s.redeemUserToken(ctx, token, MailStore.ConfirmEmailChange)
+	return s.redeemUserToken(ctx, EventEmailChanged, token, MailStore.ConfirmEmailChange)
 }
 
 // normalizeStoredEmails rewrites emails stored before normalisation to

@@ -79,7 +79,9 @@ type EventCursor struct {
 // Events ride on the writes they record: a Store write made with a context
 // from [WithEvents] stores those events in the same transaction, when (and
 // only when) the write commits a change. So a crash never leaves a change
-// without its event, nor an event without its change.
+// without its event, nor an event without its change. The writes that
+// find their user from a link token (VerifyEmail, ResetPassword,
+// ConfirmEmailChange) fill an event's empty UserID with that user's id.
 type EventStore interface {
 	// AppendEvents stores events that record no change of their own (a
 	// failed login, a rate-limited attempt).

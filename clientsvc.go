@@ -52,7 +52,10 @@ func (s *Service) CreateClient(ctx context.Context, name string, scopes []string
 	id := "gh_" + base64.RawURLEncoding.EncodeToString(RandomBytes(12))
 	secret := "gh_secret_" + base64.RawURLEncoding.EncodeToString(RandomBytes(32))
 	c := &ServiceClient{ID: id, Name: name, SecretHash: clientSecretHash(secret), Scopes: clean, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
-	if err := s.store.CreateClient(ctx, c); err != nil {
+	ctx, done := s.record(ctx, s.newEvent(ctx, EventClientCreated, "", "", "client_id", id, "name", name))
+	err := s.store.CreateClient(ctx, c)
+	done(err)
+	if err != nil {
 		return nil, "", err
 	}
 	return c, secret, nil
@@ -69,7 +72,9 @@ func (s *Service) Clients(ctx context.Context) ([]ServiceClient, error) { return
 // DeleteClient removes a service client: its tokens are refused from then
 // on (each use looks the client up).
 func (s *Service) DeleteClient(ctx context.Context, id string) error {
+	ctx, done := s.record(ctx, s.newEvent(ctx, EventClientDeleted, "", "", "client_id", id))
 	err := s.store.DeleteClient(ctx, id)
+	done(err)
 	s.clients.forget(id)
 	return err
 }

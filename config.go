@@ -43,6 +43,9 @@ type Policy struct {
 	// administrators ([Service.CreateUser]) and Register answers
 	// ErrSignupDisabled.
 	Signup bool
+	// AuditRetention is how long audit events are kept (CONTRACT §9);
+	// 0 keeps them for ever.
+	AuditRetention time.Duration
 }
 
 // DefaultPolicy returns the defaults: short-lived access tokens (RFC 9700
@@ -63,6 +66,8 @@ func DefaultPolicy() Policy {
 		ResetTTL:  time.Hour,
 		MailLimit: Limit{N: 5, Window: time.Hour},
 		Signup:    true,
+		// 90 days: long enough to answer "what happened last month".
+		AuditRetention: 2160 * time.Hour,
 	}
 }
 
@@ -92,6 +97,9 @@ func (p Policy) Validate() error {
 	}
 	if p.ReuseGrace < 0 {
 		return configErr("ReuseGrace", "must not be negative (0 turns the grace off)")
+	}
+	if p.AuditRetention < 0 {
+		return configErr("AuditRetention", "must not be negative (0 keeps events for ever)")
 	}
 	if p.AccessTTL > p.SessionTTL {
 		return configErr("AccessTTL", "must not be longer than SessionTTL (%s)", p.SessionTTL)

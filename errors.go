@@ -89,6 +89,8 @@ func (v *ValidationError) Unwrap() error { return ErrInvalidInput }
 // errors.Is(err, ErrRateLimited) reports true.
 type RateLimitError struct {
 	RetryAfter int // seconds until the window passes, at least 1
+	// first is set on the first refusal of a window (for the audit log).
+	first bool
 }
 
 func (e *RateLimitError) Error() string {

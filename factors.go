@@ -190,7 +190,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c *AccessClaims, code string)
 	}
 	codes, hashes := newRecoveryCodes(f.UserID)
 	amr := raiseAMR(c.AMR, AMROTP)
+	ctx, done := s.record(ctx, s.newEvent(ctx, EventMFAEnrolled, f.UserID, c.SessionID, "factor", "totp"))
 	err = s.store.ConfirmTOTP(ctx, f.UserID, step, hashes, c.SessionID, AAL2, amr, s.now().UTC())
+	done(err)
 	if errors.Is(err, ErrConflict) {
 		return nil, nil, ErrAlreadyEnrolled
 	}
@@ -225,7 +227,9 @@ func (s *Service) DisableTOTP(ctx context.Context, c *AccessClaims) error {
 	if err := s.requireAAL2(ctx, c); err != nil {
 		return err
 	}
+	ctx, done := s.record(ctx, s.newEvent(ctx, EventMFARemoved, c.Subject, c.SessionID, "factor", "totp"))
 	err := s.store.DeleteTOTP(ctx, c.Subject)
+	done(err)
 	if errors.Is(err, ErrNotFound) {
 		return ErrMFANotEnrolled
 	}
@@ -249,7 +253,10 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c *AccessClaims) 
 		return nil, ErrMFANotEnrolled
 	}
 	codes, hashes := newRecoveryCodes(c.Subject)
-	if err := s.store.ReplaceRecoveryCodes(ctx, c.Subject, hashes, s.now().UTC()); err != nil {
+	ctx, done := s.record(ctx, s.newEvent(ctx, EventRecoveryCodesRenewed, c.Subject, c.SessionID))
+	err = s.store.ReplaceRecoveryCodes(ctx, c.Subject, hashes, s.now().UTC())
+	done(err)
+	if err != nil {
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "mfa: recovery codes regenerated", "user_id", c.Subject)
@@ -381,6 +388,7 @@ func (s *Service) checkAnswer(ctx context.Context, user *User, answer MFAAnswer,
 	if answer.ChallengeID != "" {
 		if _, err := s.verifyPasskey(ctx, answer.ChallengeID, answer.Credential, user.ID); err != nil {
 			if errors.Is(err, ErrPasskeyInvalid) {
+				s.appendEvents(ctx, s.newEvent(ctx, EventMFAFailed, user.ID, "", "method", "passkey"))
 				return "", errors.Join(err, gate.failed(ctx, s.store, s.now()))
 			}
 			return "", err
@@ -392,6 +400,11 @@ func (s *Service) checkAnswer(ctx context.Context, user *User, answer MFAAnswer,
 		return "", err
 	}
 	if !ok {
+		method := "totp"
+		if answer.RecoveryCode != "" {
+			method = "recovery_code"
+		}
+		s.appendEvents(ctx, s.newEvent(ctx, EventMFAFailed, user.ID, "", "method", method))
 		return "", errors.Join(ErrMFACodeInvalid, gate.failed(ctx, s.store, s.now()))
 	}
 	return AMROTP, gate.succeeded(ctx, s.store)
@@ -399,10 +412,12 @@ func (s *Service) checkAnswer(ctx context.Context, user *User, answer MFAAnswer,
 
 func (s *Service) answerMatches(ctx context.Context, user *User, answer MFAAnswer) (bool, error) {
 	if answer.RecoveryCode != "" {
+		ctx, done := s.record(ctx, s.newEvent(ctx, EventRecoveryCodeUsed, user.ID, ""))
 		used, err := s.store.UseRecoveryCode(ctx, user.ID, recoveryCodeHash(user.ID, answer.RecoveryCode), s.now().UTC())
 		if err != nil || !used {
 			return false, err
 		}
+		done(nil)
 		left, _ := s.store.RecoveryCodesLeft(ctx, user.ID)
 		// An event worth an operator's eye: a user who lost their phone,
 		// or an attacker who found the codes.
@@ -488,11 +503,5 @@ func (s *Service) ResetMFAByEmail(ctx context.Context, email string) (int, error
 	if err != nil {
 		return 0, err
 	}
-	ids, err := s.store.ResetMFA(ctx, u.ID, ReasonMFAReset, s.now().UTC())
-	if err != nil {
-		return 0, err
-	}
-	s.revokedSessions(ReasonMFAReset, ids)
-	s.log.WarnContext(ctx, "mfa: factors reset by an operator", "user_id", u.ID, "sessions_ended", len(ids))
-	return len(ids), nil
+	return s.Operator().ResetFactors(ctx, u.ID)
 }

@@ -78,6 +78,8 @@ const (
 	ReasonOAuthRevoke    = "oauth_revoke"
 	ReasonPasswordReset  = "password_reset"
 	ReasonMFAReset       = "mfa_reset" // gatehouse mfa reset
+	ReasonUserDisabled   = "user_disabled"
+	ReasonUserDeleted    = "user_deleted"
 )
 
 // SessionState is what the access-token check needs to know about a session.

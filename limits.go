@@ -135,7 +135,7 @@ func (s *Service) reserveLogin(ctx context.Context, canonicalEmail, ip string) (
 				return nil, err
 			}
 			if n > 1 {
-				return nil, &RateLimitError{RetryAfter: retryAfter(until, now)}
+				return nil, &RateLimitError{RetryAfter: retryAfter(until, now), first: n == 2}
 			}
 		}
 	}
@@ -145,7 +145,7 @@ func (s *Service) reserveLogin(ctx context.Context, canonicalEmail, ip string) (
 			return nil, err
 		}
 		if n > l.N {
-			return nil, &RateLimitError{RetryAfter: retryAfter(resetAt, now)}
+			return nil, &RateLimitError{RetryAfter: retryAfter(resetAt, now), first: n == l.N+1}
 		}
 	}
 	if l := s.cfg.AccountLimit; l.N > 0 {
@@ -154,7 +154,7 @@ func (s *Service) reserveLogin(ctx context.Context, canonicalEmail, ip string) (
 			return nil, err
 		}
 		if n > l.N {
-			return nil, &RateLimitError{RetryAfter: retryAfter(resetAt, now)}
+			return nil, &RateLimitError{RetryAfter: retryAfter(resetAt, now), first: n == l.N+1}
 		}
 	}
 	return g, nil

@@ -122,7 +122,10 @@ func (s *Service) RegisterPasskey(ctx context.Context, c *AccessClaims, challeng
 		name = fmt.Sprintf("Passkey %d", len(existing)+1)
 	}
 	p.ID, p.UserID, p.Name, p.CreatedAt = NewID(), user.ID, name, s.now().UTC().Truncate(time.Microsecond)
-	if err := s.store.CreatePasskey(ctx, p); err != nil {
+	ctx, done := s.record(ctx, s.newEvent(ctx, EventPasskeyAdded, user.ID, c.SessionID, "passkey_id", p.ID))
+	err = s.store.CreatePasskey(ctx, p)
+	done(err)
+	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			// Credential ids are unique across users: one authenticator
 			// key never signs in to two accounts.
@@ -184,7 +187,10 @@ func (s *Service) DeletePasskey(ctx context.Context, c *AccessClaims, id string)
 	if !ValidID(id) {
 		return ErrNotFound
 	}
-	if err := s.store.DeletePasskey(ctx, c.Subject, id); err != nil {
+	ctx, done := s.record(ctx, s.newEvent(ctx, EventPasskeyRemoved, c.Subject, c.SessionID, "passkey_id", id))
+	err := s.store.DeletePasskey(ctx, c.Subject, id)
+	done(err)
+	if err != nil {
 		return err
 	}
 	s.log.WarnContext(ctx, "passkey removed", "user_id", c.Subject, "passkey_id", id, "session_id", c.SessionID)

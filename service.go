@@ -99,6 +99,11 @@ func (s *Service) prune(ctx context.Context) {
 	if err := s.store.Prune(ctx, now, now.Add(-keep), now.Add(-keep), now.Add(-keep)); err != nil {
 		s.log.WarnContext(ctx, "prune failed", "err", err)
 	}
+	if r := s.cfg.AuditRetention; r > 0 {
+		if _, err := s.store.PruneEvents(ctx, now.Add(-r)); err != nil {
+			s.log.WarnContext(ctx, "prune of audit events failed", "err", err)
+		}
+	}
 }
 
 // AccessTTL returns the lifetime of access tokens.

@@ -39,7 +39,13 @@ func (s *Service) startSession(ctx context.Context, user *User, client ClientInf
 		ACR:           acr,
 		AMR:           amr,
 	}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	if user.Disabled {
+		return nil, ErrUserDisabled
+	}
+	ctx, done := s.record(ctx, s.newEvent(ctx, EventLoginSucceeded, user.ID, sess.ID, "acr", acr, "amr", strings.Join(amr, " ")))
+	err := s.store.CreateSession(ctx, sess)
+	done(err)
+	if err != nil {
 		return nil, err
 	}
 	s.guard.remember(sess)
@@ -153,7 +159,7 @@ func (s *Service) refreshRetired(ctx context.Context, sess *Session, generation 
 			return g, err
 		}
 	}
-	if err := s.revokeSession(ctx, sess.ID, ReasonReuse); err != nil {
+	if err := s.revokeSession(ctx, sess.UserID, sess.ID, ReasonReuse); err != nil {
 		return nil, err
 	}
 	s.log.WarnContext(ctx, "refresh token reuse: session revoked", "session_id", sess.ID, "user_id", sess.UserID, "generation", generation)
@@ -193,11 +199,19 @@ func (s *Service) revokeByRefreshToken(ctx context.Context, refreshToken, reason
 	if err != nil {
 		return err
 	}
-	return s.revokeSession(ctx, sess.ID, reason)
+	return s.revokeSession(ctx, sess.UserID, sess.ID, reason)
 }
 
-func (s *Service) revokeSession(ctx context.Context, id, reason string) error {
+// revokeSession ends a session of userID, recording it in the audit log:
+// refresh.reused for a theft (RFC 9700 §4.14.2), session.revoked else.
+func (s *Service) revokeSession(ctx context.Context, userID, id, reason string) error {
+	ev := s.newEvent(ctx, EventSessionRevoked, userID, id, "reason", reason)
+	if reason == ReasonReuse {
+		ev = s.newEvent(ctx, EventRefreshReused, userID, id)
+	}
+	ctx, done := s.record(ctx, ev)
 	ended, err := s.store.RevokeSession(ctx, id, reason, s.now().UTC())
+	done(err)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
@@ -235,7 +249,7 @@ func (s *Service) RevokeToken(ctx context.Context, token string) error {
 	if err != nil || st.UserID != claims.Subject {
 		return nil
 	}
-	return s.revokeSession(ctx, claims.SessionID, ReasonOAuthRevoke)
+	return s.revokeSession(ctx, claims.Subject, claims.SessionID, ReasonOAuthRevoke)
 }
 
 // Authenticate verifies a bearer access token and checks that its session
@@ -282,7 +296,9 @@ func (s *Service) Me(ctx context.Context, c *AccessClaims) (*User, error) {
 
 // LogoutAll ends every session of the user.
 func (s *Service) LogoutAll(ctx context.Context, c *AccessClaims) error {
+	ctx, done := s.record(ctx, s.newEvent(ctx, EventSessionRevoked, c.Subject, c.SessionID, "reason", ReasonLogoutAll))
 	ids, err := s.store.RevokeUserSessions(ctx, c.Subject, "", ReasonLogoutAll, s.now().UTC())
+	done(err)
 	if err != nil {
 		return err
 	}
@@ -309,7 +325,7 @@ func (s *Service) DeleteSession(ctx context.Context, c *AccessClaims, id string)
 	if sess.UserID != c.Subject || !sess.Live(s.now()) {
 		return ErrNotFound
 	}
-	return s.revokeSession(ctx, id, ReasonSessionDelete)
+	return s.revokeSession(ctx, c.Subject, id, ReasonSessionDelete)
 }
 
 // RevokeUserByEmail ends every session of a user (the CLI's
@@ -319,12 +335,7 @@ func (s *Service) RevokeUserByEmail(ctx context.Context, email string) (int, err
 	if err != nil {
 		return 0, err
 	}
-	ids, err := s.store.RevokeUserSessions(ctx, u.ID, "", ReasonAdmin, s.now().UTC())
-	if err != nil {
-		return 0, err
-	}
-	s.revokedSessions(ReasonAdmin, ids)
-	return len(ids), nil
+	return s.Operator().LogoutUser(ctx, u.ID)
 }
 
 // userOfOperator finds the user an operator named by email (the CLI's

@@ -15,10 +15,15 @@ type userJSON struct {
 	EmailVerified bool      `json:"email_verified"`
 	Name          string    `json:"name"`
 	CreatedAt     time.Time `json:"created_at"`
+	Role          string    `json:"role"`
 }
 
 func toUserJSON(u *gatehouse.User) *userJSON {
-	return &userJSON{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, CreatedAt: u.CreatedAt.UTC()}
+	role := u.Role
+	if role == "" {
+		role = gatehouse.RoleUser
+	}
+	return &userJSON{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, CreatedAt: u.CreatedAt.UTC(), Role: role}
 }
 
 // tokensJSON is the Tokens object of CONTRACT §2. In cookie mode the
@@ -172,16 +177,21 @@ func (a *api) handleSessions(w http.ResponseWriter, r *http.Request, c *gatehous
 		a.writeError(w, r, err)
 		return
 	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, toSessionsJSON(sessions, c.SessionID))
+}
+
+// toSessionsJSON lists sessions; current is the caller's own session id.
+func toSessionsJSON(sessions []gatehouse.Session, current string) []sessionJSON {
 	out := make([]sessionJSON, len(sessions))
 	for i, s := range sessions {
 		out[i] = sessionJSON{
 			ID: s.ID, CreatedAt: s.CreatedAt.UTC(), LastUsedAt: s.LastUsedAt.UTC(),
 			ExpiresAt: s.IdleExpiresAt.UTC(), UserAgent: s.UserAgent, IP: s.IP,
-			Current: s.ID == c.SessionID,
+			Current: s.ID == current,
 		}
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 func (a *api) handleDeleteSession(w http.ResponseWriter, r *http.Request, c *gatehouse.AccessClaims) {

@@ -113,11 +113,21 @@ func parseJSONObject(body []byte, want []string) (fields, error) {
 	var verr *gatehouse.ValidationError
 	for _, name := range want {
 		// A name ending in "{}" wants a JSON object, kept as its raw text
-		// (a WebAuthn credential) under the name without the suffix.
+		// (a WebAuthn credential) under the name without the suffix; one
+		// ending in "!" wants a boolean, kept as "true" or "false".
 		object := strings.HasSuffix(name, "{}")
-		name = strings.TrimSuffix(name, "{}")
+		boolean := strings.HasSuffix(name, "!")
+		name = strings.TrimSuffix(strings.TrimSuffix(name, "{}"), "!")
 		v, ok := raw[name]
 		if !ok || string(v) == "null" {
+			continue
+		}
+		if boolean {
+			if s := string(v); s == "true" || s == "false" {
+				out[name] = s
+			} else {
+				verr = verr.Add(name, "must be true or false")
+			}
 			continue
 		}
 		if object {

@@ -351,3 +351,10 @@ func (f *fakeService) ConfirmEmailChange(context.Context, string) (*gatehouse.Us
 func (f *fakeService) UpdateProfile(context.Context, *gatehouse.AccessClaims, string) (*gatehouse.User, error) {
 	return testUser, f.err
 }
+
+func (f *fakeService) AsAdmin(context.Context, *gatehouse.AccessClaims) (*gatehouse.Admin, error) {
+	return nil, gatehouse.ErrForbidden
+}
+func (f *fakeService) MyEvents(context.Context, *gatehouse.AccessClaims, *gatehouse.EventCursor, int) ([]gatehouse.Event, *gatehouse.EventCursor, error) {
+	return nil, nil, f.err
+}

@@ -55,7 +55,9 @@ func (a *api) observe(next http.Handler) http.Handler {
 			id = hex.EncodeToString(gatehouse.RandomBytes(8))
 		}
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		// The client of the request, for the audit events it causes.
+		r = r.WithContext(gatehouse.WithClientInfo(ctx, a.clientInfo(r)))
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {

@@ -53,6 +53,9 @@ type Service interface {
 	Introspect(ctx context.Context, token string) (*gatehouse.Introspection, error)
 	RevocationFeed(ctx context.Context, after int64, wait time.Duration) ([]gatehouse.Revocation, int64, error)
 
+	AsAdmin(ctx context.Context, c *gatehouse.AccessClaims) (*gatehouse.Admin, error)
+	MyEvents(ctx context.Context, c *gatehouse.AccessClaims, after *gatehouse.EventCursor, limit int) ([]gatehouse.Event, *gatehouse.EventCursor, error)
+
 	CreatePost(ctx context.Context, c *gatehouse.AccessClaims, title, body string) (*gatehouse.Post, error)
 	ListPosts(ctx context.Context, after *gatehouse.PostCursor, limit int) ([]gatehouse.Post, *gatehouse.PostCursor, error)
 	DeletePost(ctx context.Context, c *gatehouse.AccessClaims, id string) error
