@@ -103,7 +103,9 @@ func (a *api) writeOAuthError(w http.ResponseWriter, r *http.Request, err error)
 		status, body.Error = http.StatusForbidden, "insufficient_scope"
 	case errors.Is(err, gatehouse.ErrTokenInvalid), errors.Is(err, gatehouse.ErrTokenExpired), errors.Is(err, gatehouse.ErrTokenMissing):
 		status, body.Error = http.StatusUnauthorized, "invalid_token"
-	case errors.Is(err, gatehouse.ErrInvalidCredentials), terminalRefreshError(err):
+	case errors.Is(err, gatehouse.ErrInvalidCredentials), errors.Is(err, gatehouse.ErrUserDisabled), terminalRefreshError(err):
+		// A disabled account's grant is invalid (RFC 6749 §5.2); the code
+		// says why.
 		status, body.Error = http.StatusBadRequest, "invalid_grant"
 	case errors.Is(err, gatehouse.ErrRateLimited):
 		var rl *gatehouse.RateLimitError
