@@ -6,7 +6,7 @@
 // "Administrators only" at /admin; the last admin cannot drop their role.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PASSWORD, cleanupScratch, launchChromium, loginThroughUI, registerUser, screenshot, startGatehouse, uniqueEmail, watch } from './harness.mjs';
+import { PASSWORD, cleanupScratch, eventually, launchChromium, loginThroughUI, registerUser, screenshot, startGatehouse, uniqueEmail, watch } from './harness.mjs';
 
 let gh;
 let browser;
@@ -62,8 +62,8 @@ describe('operators in the browser', () => {
     await a.page.getByRole('button', { name: 'Search', exact: true }).click();
     await a.page.waitForURL(`${gh.url}/admin?q=${tag.toUpperCase()}`);
     const rows = a.page.getByTestId('user-table').locator('tbody tr');
+    await eventually(async () => (await rows.count()) === 1, 'the search to find the one user');
     await rows.first().getByRole('link', { name: victimEmail }).waitFor();
-    assert.equal(await rows.count(), 1, 'the search finds the one user');
     const row = await rows.first().innerText();
     assert.match(row, /Vic Tim/);
     assert.match(row, /Active/);
