@@ -124,7 +124,7 @@ export function UserDetail({ id }: { id: string }) {
             {describe(error)}
           </p>
         )}
-        <div className="actions">
+        <div className="actions admin-actions">
           {user.disabled ? (
             <button type="button" disabled={busy} onClick={() => act(() => u.enable.runAsync(user.id), `${user.email} can sign in again.`)}>
               Enable

@@ -81,7 +81,7 @@ function UserList({ q }: { q: string }) {
   return (
     <section className="card" aria-labelledby="users-title">
       <h2 id="users-title">Users</h2>
-      <form role="search" className="inline" onSubmit={submit}>
+      <form role="search" className="search" onSubmit={submit}>
         <label htmlFor="user-search">Search users</label>
         <input id="user-search" type="search" value={input} onChange={(e) => setInput(e.target.value)} placeholder="Part of an email or a name" />
         <button type="submit">Search</button>
