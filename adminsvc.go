@@ -40,8 +40,15 @@ func (s *Service) AsAdmin(ctx context.Context, c *AccessClaims) (*Admin, error) 
 // Operator returns the operators' API for the command line.
 func (s *Service) Operator() *Admin { return &Admin{s: s} }
 
+// CommandLineAgent is the user agent of the events the command line
+// causes (they have no client address).
+const CommandLineAgent = "gatehouse command line"
+
 func (a *Admin) ctx(ctx context.Context) context.Context {
 	if a.actorID == "" {
+		if clientOf(ctx) == (ClientInfo{}) {
+			ctx = WithClientInfo(ctx, ClientInfo{UserAgent: CommandLineAgent})
+		}
 		return ctx
 	}
 	return withActor(ctx, a.actorID)
@@ -180,7 +187,9 @@ func (a *Admin) LogoutUser(ctx context.Context, id string) (int, error) {
 	ctx = a.ctx(ctx)
 	ctx, done := a.s.record(ctx, a.s.newEvent(ctx, EventSessionRevoked, id, "", "reason", ReasonAdmin))
 	ids, err := a.s.store.RevokeUserSessions(ctx, id, "", ReasonAdmin, a.s.now().UTC())
-	done(err)
+	if len(ids) > 0 {
+		done(err) // as the store, no event when no session was live
+	}
 	if err != nil {
 		return 0, err
 	}

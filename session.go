@@ -211,7 +211,9 @@ func (s *Service) revokeSession(ctx context.Context, userID, id, reason string) 
 	}
 	ctx, done := s.record(ctx, ev)
 	ended, err := s.store.RevokeSession(ctx, id, reason, s.now().UTC())
-	done(err)
+	if ended {
+		done(err) // the store keeps no event of a session already ended
+	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
@@ -298,7 +300,9 @@ func (s *Service) Me(ctx context.Context, c *AccessClaims) (*User, error) {
 func (s *Service) LogoutAll(ctx context.Context, c *AccessClaims) error {
 	ctx, done := s.record(ctx, s.newEvent(ctx, EventSessionRevoked, c.Subject, c.SessionID, "reason", ReasonLogoutAll))
 	ids, err := s.store.RevokeUserSessions(ctx, c.Subject, "", ReasonLogoutAll, s.now().UTC())
-	done(err)
+	if len(ids) > 0 {
+		done(err)
+	}
 	if err != nil {
 		return err
 	}

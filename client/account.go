@@ -16,6 +16,7 @@ type User struct {
 	EmailVerified bool      `json:"email_verified"`
 	Name          string    `json:"name"`
 	CreatedAt     time.Time `json:"created_at"`
+	Role          string    `json:"role"` // "user" or "admin"
 }
 
 // Accounts by email. The token of VerifyEmail, ResetPassword and

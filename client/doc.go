@@ -30,4 +30,12 @@
 // works across the wire.
 //
 // [Session.OAuth2] adapts a Session to golang.org/x/oauth2's TokenSource.
+//
+// # Operators
+//
+// A Session logged in as an administrator calls the admin API:
+// [Session.ListUsers], [Session.User], [Session.UpdateUser],
+// [Session.DeleteUser], [Session.UserSessions], [Session.LogoutUser],
+// [Session.ResetUserFactors] and [Session.Events]; any user reads their own
+// audit events with [Session.MyEvents].
 package client

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/apitest"
 )
 
 // One test per row of CONTRACT §2, plus the cross-cutting rules of its
@@ -21,11 +23,11 @@ func TestRegister(t *testing.T) {
 		t.Fatalf("register: %s", r)
 	}
 	u := r.obj(t)
-	if u["email"] != email || u["name"] != "Ada" || u["id"] == "" || u["created_at"] == "" || u["email_verified"] != false {
+	if u["email"] != email || u["name"] != "Ada" || u["id"] == "" || u["created_at"] == "" || u["email_verified"] != false || u["role"] != "user" {
 		t.Fatalf("user %v lacks a field", u)
 	}
 	for k := range u {
-		if k != "id" && k != "email" && k != "email_verified" && k != "name" && k != "created_at" {
+		if k != "id" && k != "email" && k != "email_verified" && k != "name" && k != "created_at" && k != "role" {
 			t.Errorf("user carries unexpected member %q (never a hash or a token): %s", k, r.Body)
 		}
 	}
@@ -50,7 +52,7 @@ func TestRegister(t *testing.T) {
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				r := c.do("POST", "/api/auth/register", tc.body)
+				r := c.do("POST", "/api/auth/register", tc.body, malformed("a validation case")...)
 				r.wantProblem(t, 422, "validation_failed")
 				errs, _ := r.obj(t)["errors"].([]any)
 				found := false
@@ -104,13 +106,14 @@ func TestLogin(t *testing.T) {
 		}
 	})
 	t.Run("missing fields", func(t *testing.T) {
-		c.do("POST", "/api/auth/login", map[string]string{"email": email}).wantProblem(t, 422, "validation_failed")
+		c.do("POST", "/api/auth/login", map[string]string{"email": email}, malformed("no password")...).wantProblem(t, 422, "validation_failed")
 	})
 }
 
 func TestMalformedRequests(t *testing.T) {
 	g := startGatehouse(t)
-	c := newClient(t, g)
+	// Malformed on purpose: only the answers are checked against the description.
+	c := &client{t: t, base: g.URL, hc: checkedHTTP(t, 30*time.Second, apitest.ResponsesOnly())}
 	cases := []struct {
 		name   string
 		body   string
@@ -382,8 +385,8 @@ func TestPosts(t *testing.T) {
 			t.Fatalf("order %v, want newest first %v", seen, ids)
 		}
 	}
-	c.get("/api/posts?limit=0", bob.Access).wantProblem(t, 422, "validation_failed")
-	c.get("/api/posts?limit=abc", bob.Access).wantProblem(t, 422, "validation_failed")
+	c.do("GET", "/api/posts?limit=0", nil, malformed("limit out of range", "Authorization", "Bearer "+bob.Access)...).wantProblem(t, 422, "validation_failed")
+	c.do("GET", "/api/posts?limit=abc", nil, malformed("limit not a number", "Authorization", "Bearer "+bob.Access)...).wantProblem(t, 422, "validation_failed")
 	c.get("/api/posts?cursor=bogus", bob.Access).wantProblem(t, 422, "validation_failed")
 
 	c.do("DELETE", "/api/posts/"+ids[0], nil, bs...).wantProblem(t, 403, "forbidden")

@@ -395,7 +395,7 @@ func TestMailSurvivesKill9(t *testing.T) {
 		args = append(args, "--key-secret", k)
 	}
 	p := startBinary(t, db, args...)
-	c := &client{t: t, base: p.url, hc: &http.Client{Timeout: 10 * time.Second}}
+	c := &client{t: t, base: p.url, hc: checkedHTTP(t, 10*time.Second)}
 	email := uniqueEmail("killed")
 	c.register(email)
 	if r := c.do("POST", "/api/auth/password/forgot", map[string]string{"email": email}); r.Status != 202 {

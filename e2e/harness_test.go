@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/internal/apitest"
 	"github.com/gatehouse/gatehouse/internal/cli"
 	"github.com/gatehouse/gatehouse/postgres/pgtest"
 )
@@ -284,7 +286,25 @@ type client struct {
 }
 
 func newClient(t testing.TB, g *instance) *client {
-	return &client{t: t, base: g.URL, hc: &http.Client{Timeout: 30 * time.Second}}
+	return &client{t: t, base: g.URL, hc: checkedHTTP(t, 30*time.Second)}
+}
+
+// apiSpec is the OpenAPI description the binary serves.
+var apiSpec = apitest.MustParse(httpapi.OpenAPI)
+
+// checkedHTTP is an HTTP client whose every request and response is
+// checked against the OpenAPI description (CONTRACT §9). A test that sends
+// a request out of the description on purpose says so with the header
+// apitest.MalformedHeader (the client removes it): only its response is
+// checked then.
+func checkedHTTP(t testing.TB, timeout time.Duration, opts ...apitest.Option) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: apitest.Transport(t, apiSpec, nil, opts...)}
+}
+
+// malformed marks a request that is out of the OpenAPI description on
+// purpose: headers for client.do, before any others.
+func malformed(why string, headers ...string) []string {
+	return append([]string{apitest.MalformedHeader, why}, headers...)
 }
 
 // do sends a request. body is marshalled as JSON unless it is a string or

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/apitest"
 )
 
 // clientFrom returns an HTTP client whose connections leave from a given
@@ -27,7 +29,8 @@ func postWith(t *testing.T, hc *http.Client, url string, body any, header map[st
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := hc.Do(req)
+	checked := &http.Client{Timeout: hc.Timeout, Transport: apitest.Transport(t, apiSpec, hc.Transport)}
+	resp, err := checked.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

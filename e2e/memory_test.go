@@ -37,7 +37,7 @@ func TestLoginFloodMemory(t *testing.T) {
 		// The OWASP parameters, overriding fastArgs: the real cost.
 		"--argon2-memory", "19456", "--argon2-time", "2", "--login-limit", "0", "--register-limit", "0")
 	pid := p.cmd.Process.Pid
-	c := &client{t: t, base: p.url, hc: &http.Client{Timeout: 60 * time.Second}}
+	c := &client{t: t, base: p.url, hc: checkedHTTP(t, 60*time.Second)}
 	var emails []string
 	for range users {
 		email := uniqueEmail("flood-mem")

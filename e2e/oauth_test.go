@@ -57,7 +57,7 @@ func TestOAuthTokenEndpoint(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := c.do("POST", "/api/auth/token", tc.body, formType...)
+			r := c.do("POST", "/api/auth/token", tc.body, malformed("an error case", formType...)...)
 			if r.Status != tc.status || r.str(t, "error") != tc.wantError {
 				t.Fatalf("got %s, want %d %s", r, tc.status, tc.wantError)
 			}
@@ -84,7 +84,7 @@ func TestOAuthRevoke(t *testing.T) {
 			t.Fatalf("revoke %q: %s", tok, r)
 		}
 	}
-	c.do("POST", "/api/auth/revoke", form(), formType...)
+	c.do("POST", "/api/auth/revoke", form(), malformed("no token", formType...)...)
 	if r := c.do("POST", "/api/auth/revoke", form("token", a.Refresh, "token_type_hint", "refresh_token"), formType...); r.Status != 200 {
 		t.Fatalf("revoke refresh token: %s", r)
 	}

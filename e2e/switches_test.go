@@ -3,6 +3,9 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/apitest"
 )
 
 // --signup=false: nobody registers over HTTP, the administrator's "user
@@ -44,7 +47,9 @@ func TestSignupOnByDefault(t *testing.T) {
 func TestDemoDisabled(t *testing.T) {
 	t.Parallel()
 	g := startGatehouse(t, "--demo=false")
-	c := newClient(t, g)
+	// The description is of the demo on; here the posts API is absent.
+	c := &client{t: t, base: g.URL, hc: checkedHTTP(t, 30*time.Second,
+		apitest.Unserved("GET /api/posts", "POST /api/posts", "DELETE /api/posts/{id}"))}
 	_, tok := c.newUser("nodemo")
 
 	for _, path := range []string{"/api/posts", "/api/posts/some-id"} {

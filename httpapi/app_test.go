@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/gatehouse/gatehouse/internal/apitest"
 )
 
 func TestApp(t *testing.T) {
@@ -102,6 +104,9 @@ func TestAppCSPForbidsInlineCode(t *testing.T) {
 // any script, /api/posts and the app's routes are 404 problems. The same
 // handler with the demo on serves them, so the test fails if NoDemo is
 // ignored.
+// demoRoutes are the operations a handler with NoDemo leaves out.
+var demoRoutes = apitest.Unserved("GET /api/posts", "POST /api/posts", "DELETE /api/posts/{id}")
+
 func TestDemoOff(t *testing.T) {
 	app := App(fstest.MapFS{"index.html": {Data: []byte(`<!doctype html><script src="/assets/a.js"></script>`)}})
 	svc := &fakeService{}
@@ -123,7 +128,8 @@ func TestDemoOff(t *testing.T) {
 	}
 	for _, p := range []string{"/login", "/dashboard", "/assets/a.js", "/api/posts", "/api/posts/123"} {
 		for _, m := range []string{"GET", "POST", "DELETE"} {
-			a := do(t, off, httptest.NewRequest(m, testIssuer+p, nil))
+			// The description is of the demo on: /api/posts exists there.
+			a := doWith(t, off, httptest.NewRequest(m, testIssuer+p, nil), demoRoutes)
 			if a.status != 404 || a.problem.Code != "not_found" {
 				t.Fatalf("%s %s with the demo off: %d %s", m, p, a.status, a.body)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/apitest"
 )
 
 func (f *fakeService) ClientCredentials(_ context.Context, id, secret, scope string, _ gatehouse.ClientInfo) (*gatehouse.ClientGrant, error) {
@@ -116,17 +118,18 @@ func TestIntrospectionAnswers(t *testing.T) {
 func TestRevocationsRoute(t *testing.T) {
 	f := &fakeService{}
 	h := newTestHandler(f)
-	get := func(query string) answer {
+	request := func(query string) *http.Request {
 		r := httptest.NewRequest("GET", testIssuer+"/api/auth/revocations"+query, nil)
 		r.Header.Set("Authorization", "Bearer client-tok")
-		return do(t, h, r)
+		return r
 	}
+	get := func(query string) answer { return do(t, h, request(query)) }
 	a := get("?after=41&wait=5")
 	if a.status != 200 || a.body != `{"entries":[{"seq":42,"sid":"s9","at":"1970-01-01T00:25:00Z"}],"last_seq":43}`+"\n" {
 		t.Fatalf("feed: %d %s", a.status, a.body)
 	}
 	for _, bad := range []string{"?after=-1", "?wait=61", "?after=x", "?after=1&after=2"} {
-		if a := get(bad); a.status != 422 && a.status != 400 {
+		if a := do(t, h, apitest.Malformed(request(bad), "out-of-range query")); a.status != 422 && a.status != 400 {
 			t.Fatalf("%s: %d %s", bad, a.status, a.body)
 		}
 	}

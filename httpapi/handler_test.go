@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -13,7 +15,10 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/apitest"
 )
+
+var apiSpec = apitest.MustParse(OpenAPI)
 
 // fakeService answers every call with err, or with a fixed success.
 type fakeService struct {
@@ -93,10 +98,42 @@ type answer struct {
 	body    string
 }
 
+// do serves r and checks the exchange against the OpenAPI description
+// (mark a deliberately malformed request with apitest.Malformed).
 func do(t *testing.T, h http.Handler, r *http.Request) answer {
 	t.Helper()
+	return doWith(t, h, r)
+}
+
+// doWith is do with options of the check (apitest.Unserved for a handler
+// configured without some routes).
+func doWith(t *testing.T, h http.Handler, r *http.Request, opts ...apitest.Option) answer {
+	t.Helper()
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	w := serve(h, r)
+	apiSpec.CheckRecorded(t, r, body, w, opts...)
+	return recorded(t, w)
+}
+
+// doUnlisted serves r without the description's check: for a fake service
+// that answers a route with an error the route never meets in earnest.
+func doUnlisted(t *testing.T, h http.Handler, r *http.Request) answer {
+	t.Helper()
+	return recorded(t, serve(h, r))
+}
+
+func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
+	return w
+}
+
+func recorded(t *testing.T, w *httptest.ResponseRecorder) answer {
+	t.Helper()
 	a := answer{status: w.Code, header: w.Header(), body: w.Body.String()}
 	if strings.HasPrefix(w.Header().Get("Content-Type"), "application/problem+json") {
 		if err := json.Unmarshal(w.Body.Bytes(), &a.problem); err != nil {
@@ -118,7 +155,7 @@ func TestEveryErrorCodeOverHTTP(t *testing.T) {
 	for _, c := range gatehouse.ErrorCodes() {
 		t.Run(c.Code, func(t *testing.T) {
 			h := newTestHandler(&fakeService{err: fmt.Errorf("deep in the service: %w", c.Err)})
-			a := do(t, h, jsonRequest("POST", "/api/auth/login", `{"email":"a@example.com","password":"pw"}`))
+			a := doUnlisted(t, h, jsonRequest("POST", "/api/auth/login", `{"email":"a@example.com","password":"pw"}`))
 			if a.status != c.Status || a.problem.Code != c.Code || a.problem.Status != c.Status {
 				t.Fatalf("got %d %q (%s), want %d %q", a.status, a.problem.Code, a.body, c.Status, c.Code)
 			}
@@ -199,7 +236,7 @@ func TestEdgeErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a := do(t, h, tc.req())
+			a := do(t, h, apitest.Malformed(tc.req(), "an edge error"))
 			want := tc.code
 			if a.problem.Code != want {
 				t.Fatalf("got %d %q, want %q: %.200s", a.status, a.problem.Code, want, a.body)
@@ -328,7 +365,11 @@ func TestHSTSOnlyUnderHTTPS(t *testing.T) {
 func TestPrivateMetricsAreNotPublic(t *testing.T) {
 	for _, private := range []bool{false, true} {
 		h := NewHandler(Config{Service: &fakeService{}, Issuer: testIssuer, Metrics: NewMetrics(), PrivateMetrics: private, App: http.NotFoundHandler()})
-		a := do(t, h, httptest.NewRequest("GET", testIssuer+"/metrics", nil))
+		var opts []apitest.Option
+		if private {
+			opts = append(opts, apitest.Unserved("GET /metrics"))
+		}
+		a := doWith(t, h, httptest.NewRequest("GET", testIssuer+"/metrics", nil), opts...)
 		if served := a.status == 200 && strings.Contains(a.body, "# HELP"); served == private {
 			t.Fatalf("private=%v: /metrics answered %d", private, a.status)
 		}

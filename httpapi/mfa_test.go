@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/apitest"
 )
 
 func (f *fakeService) MFAStatus(context.Context, *gatehouse.AccessClaims) (gatehouse.MFAStatus, error) {
@@ -188,7 +189,7 @@ func TestPasskeyRoutes(t *testing.T) {
 	if a := do(t, h, r); a.status != 201 || !strings.Contains(a.body, `"name":"Laptop"`) || !strings.Contains(a.body, `"last_used_at":null`) {
 		t.Fatalf("register: %d %s", a.status, a.body)
 	}
-	r = jsonRequest("POST", "/api/auth/passkeys/register", `{"challenge_id":"ch_1","credential":"not an object"}`)
+	r = apitest.Malformed(jsonRequest("POST", "/api/auth/passkeys/register", `{"challenge_id":"ch_1","credential":"not an object"}`), "a string credential")
 	r.Header.Set("Authorization", "Bearer x.y.z")
 	if a := do(t, h, r); a.status != 422 || a.problem.Errors[0].Field != "credential" {
 		t.Fatalf("credential as a string: %d %s", a.status, a.body)
@@ -199,7 +200,7 @@ func TestPasskeyRoutes(t *testing.T) {
 	if a := do(t, h, jsonRequest("POST", "/api/auth/passkeys/login", `{"challenge_id":"ch_2","credential":{"id":"y"}}`)); a.status != 200 || !strings.Contains(a.body, `"refresh_token"`) {
 		t.Fatalf("login: %d %s", a.status, a.body)
 	}
-	if a := do(t, h, jsonRequest("POST", "/api/auth/passkeys/login", `{"challenge_id":"ch_2"}`)); a.status != 422 {
+	if a := do(t, h, apitest.Malformed(jsonRequest("POST", "/api/auth/passkeys/login", `{"challenge_id":"ch_2"}`), "no credential")); a.status != 422 {
 		t.Fatalf("login without a credential: %d %s", a.status, a.body)
 	}
 	r = jsonRequest("PUT", "/api/auth/passkeys/pk_1", "")

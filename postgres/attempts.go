@@ -46,8 +46,8 @@ func (s *Store) AddAttempt(ctx context.Context, key string, now time.Time, windo
 		count int
 		reset time.Time
 	)
-	err := s.do(ctx, "add attempt", func(ctx context.Context) error {
-		return s.pool.QueryRow(ctx, `INSERT INTO attempts AS a (key, count, reset_at) VALUES ($1, 1, $3)
+	err := s.write(ctx, "add attempt", func(ctx context.Context, q dbtx) error {
+		return q.QueryRow(ctx, `INSERT INTO attempts AS a (key, count, reset_at) VALUES ($1, 1, $3)
             ON CONFLICT (key) DO UPDATE SET
                 count    = CASE WHEN a.reset_at > $2 THEN a.count + 1 ELSE 1 END,
                 reset_at = CASE WHEN a.reset_at > $2 THEN a.reset_at ELSE excluded.reset_at END
@@ -63,17 +63,23 @@ func (s *Store) AddAttempt(ctx context.Context, key string, now time.Time, windo
 // ClearAttempts forgets a counter. Forgetting one that does not exist is
 // not an error.
 func (s *Store) ClearAttempts(ctx context.Context, key string) error {
-	return s.do(ctx, "clear attempts", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx, `DELETE FROM attempts WHERE key = $1`, []byte(key))
-		return err
+	return s.write(ctx, "clear attempts", func(ctx context.Context, q dbtx) error {
+		tag, err := q.Exec(ctx, `DELETE FROM attempts WHERE key = $1`, []byte(key))
+		if err != nil {
+			return err
+		}
+		return unchangedIf(tag.RowsAffected() == 0)
 	})
 }
 
 // ClearAttemptsPrefix forgets every counter whose key starts with prefix
 // (a password reset clears an account's counters for every address).
 func (s *Store) ClearAttemptsPrefix(ctx context.Context, prefix string) error {
-	return s.do(ctx, "clear attempts", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx, `DELETE FROM attempts WHERE substr(key, 1, length($1::bytea)) = $1::bytea`, []byte(prefix))
-		return err
+	return s.write(ctx, "clear attempts", func(ctx context.Context, q dbtx) error {
+		tag, err := q.Exec(ctx, `DELETE FROM attempts WHERE substr(key, 1, length($1::bytea)) = $1::bytea`, []byte(prefix))
+		if err != nil {
+			return err
+		}
+		return unchangedIf(tag.RowsAffected() == 0)
 	})
 }

@@ -20,8 +20,8 @@ const clientColumns = `id, name, secret_hash, scopes, created_at`
 // CreateClient stores a new client; the error wraps [gatehouse.ErrConflict]
 // when its id is taken.
 func (s *Store) CreateClient(ctx context.Context, c *gatehouse.ServiceClient) error {
-	return s.do(ctx, "create client", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO service_clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5)`,
+	return s.write(ctx, "create client", func(ctx context.Context, q dbtx) error {
+		_, err := q.Exec(ctx, `INSERT INTO service_clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5)`,
 			c.ID, c.Name, nonNil(c.SecretHash), joinScopes(c.Scopes), c.CreatedAt)
 		return err
 	})
@@ -81,8 +81,8 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	if hasNUL(id) {
 		return notFound("client", id)
 	}
-	return s.do(ctx, "delete client", func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM service_clients WHERE id = $1`, id)
+	return s.write(ctx, "delete client", func(ctx context.Context, q dbtx) error {
+		tag, err := q.Exec(ctx, `DELETE FROM service_clients WHERE id = $1`, id)
 		if err != nil {
 			return err
 		}

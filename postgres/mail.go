@@ -115,7 +115,8 @@ func (s *Store) ConfirmEmailChange(ctx context.Context, tokenHash []byte, now ti
 }
 
 // redeem runs apply on the token of hash in a transaction, then appends a
-// user entry to the feed and returns the user as it is after.
+// user entry to the feed and returns the user as it is after. The events
+// attached to ctx that name no user are stored naming the token's.
 //
 // The error wraps [gatehouse.ErrEmailTokenInvalid] for a token that is
 // unknown (used or replaced: both delete it), of another purpose, or bound
@@ -132,20 +133,22 @@ func (s *Store) redeem(ctx context.Context, op string, hash []byte, purpose stri
 	apply func(ctx context.Context, tx pgx.Tx, t *gatehouse.EmailToken) error) (*gatehouse.User, error) {
 	var (
 		u       *gatehouse.User
-		verdict error // a refusal that still commits the deletion of the token
+		verdict error  // a refusal that still commits the deletion of the token
+		userID  string // the token's, for the events that name nobody
 	)
-	err := s.tx(ctx, op, func(ctx context.Context, tx pgx.Tx) error {
-		u, verdict = nil, nil
+	err := s.txFor(ctx, op, &userID, func(ctx context.Context, tx pgx.Tx) error {
+		u, verdict, userID = nil, nil, ""
 		var (
-			t       gatehouse.EmailToken
-			current string
+			t        gatehouse.EmailToken
+			current  string
+			disabled bool
 		)
-		err := tx.QueryRow(ctx, `SELECT t.hash, t.purpose, t.user_id, t.email, t.created_at, t.expires_at, u.email
+		err := tx.QueryRow(ctx, `SELECT t.hash, t.purpose, t.user_id, t.email, t.created_at, t.expires_at, u.email, u.disabled
             FROM email_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1 FOR UPDATE`, nonNil(hash)).
-			Scan(&t.Hash, &t.Purpose, &t.UserID, &t.Email, &t.CreatedAt, &t.ExpiresAt, &current)
+			Scan(&t.Hash, &t.Purpose, &t.UserID, &t.Email, &t.CreatedAt, &t.ExpiresAt, &current, &disabled)
 		if errors.Is(err, pgx.ErrNoRows) {
 			verdict = gatehouse.ErrEmailTokenInvalid
-			return nil
+			return errUnchanged
 		}
 		if err != nil {
 			return err
@@ -155,19 +158,26 @@ func (s *Store) redeem(ctx context.Context, op string, hash []byte, purpose stri
 		case t.Purpose != purpose:
 			// Left alone: it is still good for its own purpose.
 			verdict = gatehouse.ErrEmailTokenInvalid
-			return nil
+			return errUnchanged
 		case !now.Before(t.ExpiresAt):
 			verdict = gatehouse.ErrEmailTokenExpired
 		case purpose != gatehouse.PurposeChangeEmail && t.Email != current:
 			verdict = gatehouse.ErrEmailTokenInvalid
+		case disabled && purpose == gatehouse.PurposeResetPassword:
+			// No way back into a disabled account by email (CONTRACT §9).
+			verdict = gatehouse.ErrUserDisabled
 		}
 		if verdict != nil {
-			_, err := tx.Exec(ctx, `DELETE FROM email_tokens WHERE hash = $1`, t.Hash)
-			return err
+			// The deletion commits, without the events of a redemption.
+			if _, err := tx.Exec(ctx, `DELETE FROM email_tokens WHERE hash = $1`, t.Hash); err != nil {
+				return err
+			}
+			return errUnchanged
 		}
 		if err := apply(ctx, tx, &t); err != nil {
 			return err
 		}
+		userID = t.UserID
 		if err := appendUserEntry(ctx, tx, t.UserID, now); err != nil {
 			return err
 		}

@@ -52,10 +52,10 @@ func (s *Store) PutPendingTOTP(ctx context.Context, f *gatehouse.TOTPFactor) err
 	if hasNUL(f.UserID) {
 		return notFound("user", f.UserID)
 	}
-	return s.do(ctx, "put pending totp", func(ctx context.Context) error {
+	return s.write(ctx, "put pending totp", func(ctx context.Context, q dbtx) error {
 		// The WHERE of the upsert leaves a confirmed factor alone, and
 		// then no row is affected.
-		tag, err := s.pool.Exec(ctx, `INSERT INTO totp_factors (user_id, sealed_secret, last_step, created_at)
+		tag, err := q.Exec(ctx, `INSERT INTO totp_factors (user_id, sealed_secret, last_step, created_at)
             VALUES ($1, $2, $3, $4)
             ON CONFLICT (user_id) DO UPDATE SET sealed_secret = excluded.sealed_secret,
                 last_step = excluded.last_step, created_at = excluded.created_at
@@ -123,13 +123,16 @@ func (s *Store) UseTOTPStep(ctx context.Context, userID string, step int64) (boo
 		return false, nil
 	}
 	used := false
-	err := s.do(ctx, "use totp step", func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, `UPDATE totp_factors SET last_step = $1
+	err := s.write(ctx, "use totp step", func(ctx context.Context, q dbtx) error {
+		tag, err := q.Exec(ctx, `UPDATE totp_factors SET last_step = $1
             WHERE user_id = $2 AND confirmed_at IS NOT NULL AND last_step < $1`, step, userID)
 		used = err == nil && tag.RowsAffected() == 1
-		return err
+		if err != nil {
+			return err
+		}
+		return unchangedIf(!used)
 	})
-	return used, err
+	return used && err == nil, err // after an error, nothing changed
 }
 
 // DeleteTOTP removes the user's TOTP factor, confirmed or pending, and
@@ -188,13 +191,16 @@ func (s *Store) UseRecoveryCode(ctx context.Context, userID string, hash []byte,
 		return false, nil
 	}
 	used := false
-	err := s.do(ctx, "use recovery code", func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, `UPDATE recovery_codes SET used_at = $1
+	err := s.write(ctx, "use recovery code", func(ctx context.Context, q dbtx) error {
+		tag, err := q.Exec(ctx, `UPDATE recovery_codes SET used_at = $1
             WHERE user_id = $2 AND hash = $3 AND used_at IS NULL`, now, userID, nonNil(hash))
 		used = err == nil && tag.RowsAffected() == 1
-		return err
+		if err != nil {
+			return err
+		}
+		return unchangedIf(!used)
 	})
-	return used, err
+	return used && err == nil, err // after an error, nothing changed
 }
 
 // RecoveryCodesLeft counts the user's unused recovery codes.
@@ -217,8 +223,8 @@ func (s *Store) CreateMFAChallenge(ctx context.Context, c *gatehouse.MFAChalleng
 	if hasNUL(c.UserID) {
 		return notFound("user", c.UserID)
 	}
-	return s.do(ctx, "create mfa challenge", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO mfa_challenges (hash, user_id, address, failures, created_at, expires_at)
+	return s.write(ctx, "create mfa challenge", func(ctx context.Context, q dbtx) error {
+		_, err := q.Exec(ctx, `INSERT INTO mfa_challenges (hash, user_id, address, failures, created_at, expires_at)
             VALUES ($1, $2, $3, $4, $5, $6)`,
 			nonNil(c.Hash), c.UserID, c.Address, c.Failures, c.CreatedAt, c.ExpiresAt)
 		return err
@@ -257,7 +263,7 @@ func (s *Store) FailMFAChallenge(ctx context.Context, hash []byte, max int) (int
 		err := tx.QueryRow(ctx, `UPDATE mfa_challenges SET failures = failures + 1
             WHERE hash = $1 RETURNING failures`, nonNil(hash)).Scan(&count)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
+			return errUnchanged
 		}
 		if err != nil || count < max {
 			return err
@@ -275,12 +281,15 @@ func (s *Store) FailMFAChallenge(ctx context.Context, hash []byte, max int) (int
 // whether it did: of two concurrent uses of one mfa_token, one wins.
 func (s *Store) ConsumeMFAChallenge(ctx context.Context, hash []byte, now time.Time) (bool, error) {
 	consumed := false
-	err := s.do(ctx, "consume mfa challenge", func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM mfa_challenges WHERE hash = $1 AND expires_at > $2`, nonNil(hash), now)
+	err := s.write(ctx, "consume mfa challenge", func(ctx context.Context, q dbtx) error {
+		tag, err := q.Exec(ctx, `DELETE FROM mfa_challenges WHERE hash = $1 AND expires_at > $2`, nonNil(hash), now)
 		consumed = err == nil && tag.RowsAffected() == 1
-		return err
+		if err != nil {
+			return err
+		}
+		return unchangedIf(!consumed)
 	})
-	return consumed, err
+	return consumed && err == nil, err // after an error, nothing changed
 }
 
 // RaiseSession sets the acr and amr of a session that is not revoked
@@ -290,8 +299,8 @@ func (s *Store) RaiseSession(ctx context.Context, sessionID, acr string, amr []s
 	if hasNUL(sessionID) {
 		return notFound("live session", sessionID)
 	}
-	return s.do(ctx, "raise session", func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, `UPDATE sessions SET acr = $1, amr = $2
+	return s.write(ctx, "raise session", func(ctx context.Context, q dbtx) error {
+		tag, err := q.Exec(ctx, `UPDATE sessions SET acr = $1, amr = $2
             WHERE id = $3 AND revoked_at IS NULL`, acr, joinAMR(amr), sessionID)
 		if err != nil {
 			return err
@@ -315,6 +324,7 @@ func (s *Store) ResetMFA(ctx context.Context, userID, reason string, now time.Ti
 	}
 	var ids []string
 	err := s.tx(ctx, "reset mfa", func(ctx context.Context, tx pgx.Tx) error {
+		var removed int64
 		for _, q := range []string{
 			`DELETE FROM totp_factors WHERE user_id = $1`,
 			`DELETE FROM recovery_codes WHERE user_id = $1`,
@@ -322,13 +332,18 @@ func (s *Store) ResetMFA(ctx context.Context, userID, reason string, now time.Ti
 			`DELETE FROM passkeys WHERE user_id = $1`,
 			`DELETE FROM webauthn_challenges WHERE user_id = $1`,
 		} {
-			if _, err := tx.Exec(ctx, q, userID); err != nil {
+			tag, err := tx.Exec(ctx, q, userID)
+			if err != nil {
 				return err
 			}
+			removed += tag.RowsAffected()
 		}
 		var err error
 		ids, err = revokeUserSessions(ctx, tx, userID, "", reason, now)
-		return err
+		if err != nil {
+			return err
+		}
+		return unchangedIf(removed == 0 && len(ids) == 0)
 	})
 	if err != nil {
 		return nil, err

@@ -235,3 +235,50 @@ func TestMigrateClientsOnOldDatabase(t *testing.T) {
 		t.Errorf("Clients = %+v, %v; want c1", cs, err)
 	}
 }
+
+// TestMigrateAdminOnOldDatabase upgrades a schema of the previous release
+// (0001 to 0005, with a user in it) to 0006: the old user is an enabled
+// plain user who never logged in; roles, the CHECK on them, and the audit
+// log work.
+func TestMigrateAdminOnOldDatabase(t *testing.T) {
+	ctx := context.Background()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) < 6 || ms[5].Name != "0006_admin" {
+		t.Fatalf("the sixth migration is not 0006_admin")
+	}
+	s, err := Open(ctx, pgtest.URL(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	t0 := time.Date(2031, 1, 2, 3, 4, 5, 678901000, time.UTC)
+	applyMigrations(t, s, ms[:5])
+	if _, err := s.pool.Exec(ctx, `INSERT INTO users (id, email, password_hash, created_at) VALUES ('u1', 'u@example.com', 'h', $1)`, t0); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := s.Migrate(ctx)
+	if want := names(ms[5:]); err != nil || !slices.Equal(applied, want) {
+		t.Fatalf("Migrate = %v, %v; want %v", applied, err, want)
+	}
+	u, err := s.UserByID(ctx, "u1")
+	if err != nil || u.Role != gatehouse.RoleUser || u.Disabled || !u.LastLoginAt.IsZero() || !u.CreatedAt.Equal(t0) {
+		t.Fatalf("the old user after Migrate = %+v, %v; want an enabled user who never logged in", u, err)
+	}
+	role := gatehouse.RoleAdmin
+	if u, _, err := s.UpdateUser(ctx, "u1", gatehouse.UserUpdate{Role: &role}, t0); err != nil || u.Role != gatehouse.RoleAdmin {
+		t.Errorf("UpdateUser(role admin) = %+v, %v", u, err)
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE users SET role = 'root' WHERE id = 'u1'`); err == nil {
+		t.Error("the schema took the role 'root'")
+	}
+	e := gatehouse.Event{ID: "e1", Type: gatehouse.EventUserUpdated, At: t0, UserID: "u1"}
+	if err := s.AppendEvents(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := s.Events(ctx, gatehouse.EventFilter{UserID: "u1"}, nil, 10); err != nil || len(evs) != 1 || evs[0].ID != "e1" {
+		t.Errorf("Events = %+v, %v; want e1", evs, err)
+	}
+}

@@ -29,8 +29,8 @@ func (s *Store) ClaimMails(ctx context.Context, now time.Time, lease time.Durati
 		return nil, nil
 	}
 	var out []gatehouse.Mail
-	err := s.do(ctx, "claim mails", func(ctx context.Context) error {
-		rows, err := s.pool.Query(ctx, `WITH due AS (
+	err := s.write(ctx, "claim mails", func(ctx context.Context, q dbtx) error {
+		rows, err := q.Query(ctx, `WITH due AS (
                 SELECT id FROM outbox
                 WHERE `+pending+` AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
                 ORDER BY created_at, id LIMIT $3
@@ -50,7 +50,10 @@ func (s *Store) ClaimMails(ctx context.Context, now time.Time, lease time.Durati
 			m.CreatedAt, m.NextAttemptAt = m.CreatedAt.UTC(), m.NextAttemptAt.UTC()
 			return m, err
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return unchangedIf(len(out) == 0)
 	})
 	if err != nil {
 		return nil, err
@@ -85,9 +88,9 @@ func (s *Store) updateMail(ctx context.Context, op, id, set string, args ...any)
 	if hasNUL(id) {
 		return notFound("mail", id)
 	}
-	return s.do(ctx, op, func(ctx context.Context) error {
+	return s.write(ctx, op, func(ctx context.Context, q dbtx) error {
 		var updated, exists bool
-		err := s.pool.QueryRow(ctx, `WITH u AS (
+		err := q.QueryRow(ctx, `WITH u AS (
                 UPDATE outbox SET `+set+` WHERE id = $1 AND sent_at IS NULL RETURNING 1)
             SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM outbox WHERE id = $1)`,
 			append([]any{id}, args...)...).Scan(&updated, &exists)
@@ -97,7 +100,7 @@ func (s *Store) updateMail(ctx context.Context, op, id, set string, args ...any)
 		if !updated && !exists {
 			return notFound("mail", id)
 		}
-		return nil
+		return unchangedIf(!updated) // sent already: left alone
 	})
 }
 

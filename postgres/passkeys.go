@@ -29,8 +29,8 @@ func (s *Store) CreatePasskey(ctx context.Context, p *gatehouse.Passkey) error {
 	if hasNUL(p.UserID) {
 		return notFound("user", p.UserID)
 	}
-	return s.do(ctx, "create passkey", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO passkeys (`+passkeyColumns+`)
+	return s.write(ctx, "create passkey", func(ctx context.Context, q dbtx) error {
+		_, err := q.Exec(ctx, `INSERT INTO passkeys (`+passkeyColumns+`)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			p.ID, p.UserID, nonNil(p.CredentialID), nonNil(p.PublicKey), p.Attestation,
 			nonNil(p.AAGUID), joinTransports(p.Transports), int64(p.SignCount),
@@ -94,17 +94,17 @@ func (s *Store) PasskeyUsed(ctx context.Context, id string, signCount uint32, ba
 	if hasNUL(id) {
 		return notFound("passkey", id)
 	}
-	return s.do(ctx, "passkey used", func(ctx context.Context) error {
+	return s.write(ctx, "passkey used", func(ctx context.Context, q dbtx) error {
 		// The counter check again, inside the write: of two sign-ins
 		// racing with one counter value (a clone), one wins.
-		tag, err := s.pool.Exec(ctx, `UPDATE passkeys SET sign_count = $1, backed_up = $2, last_used_at = $3
+		tag, err := q.Exec(ctx, `UPDATE passkeys SET sign_count = $1, backed_up = $2, last_used_at = $3
             WHERE id = $4 AND (sign_count < $1 OR (sign_count = 0 AND $1 = 0))`, int64(signCount), backedUp, now, id)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
 			var exists bool
-			if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM passkeys WHERE id = $1)`, id).Scan(&exists); err != nil {
+			if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM passkeys WHERE id = $1)`, id).Scan(&exists); err != nil {
 				return err
 			}
 			if !exists {
@@ -123,8 +123,8 @@ func (s *Store) RenamePasskey(ctx context.Context, userID, id, name string) erro
 	if hasNUL(userID, id) {
 		return notFound("passkey", id)
 	}
-	return s.do(ctx, "rename passkey", func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, `UPDATE passkeys SET name = $1 WHERE id = $2 AND user_id = $3`, name, id, userID)
+	return s.write(ctx, "rename passkey", func(ctx context.Context, q dbtx) error {
+		tag, err := q.Exec(ctx, `UPDATE passkeys SET name = $1 WHERE id = $2 AND user_id = $3`, name, id, userID)
 		if err != nil {
 			return err
 		}
@@ -141,8 +141,8 @@ func (s *Store) DeletePasskey(ctx context.Context, userID, id string) error {
 	if hasNUL(userID, id) {
 		return notFound("passkey", id)
 	}
-	return s.do(ctx, "delete passkey", func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2`, id, userID)
+	return s.write(ctx, "delete passkey", func(ctx context.Context, q dbtx) error {
+		tag, err := q.Exec(ctx, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2`, id, userID)
 		if err != nil {
 			return err
 		}
@@ -165,8 +165,8 @@ func (s *Store) CreateWebAuthnChallenge(ctx context.Context, c *gatehouse.WebAut
 	if c.UserID != "" {
 		userID = &c.UserID
 	}
-	return s.do(ctx, "create webauthn challenge", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO webauthn_challenges (id, ceremony, user_id, session, created_at, expires_at)
+	return s.write(ctx, "create webauthn challenge", func(ctx context.Context, q dbtx) error {
+		_, err := q.Exec(ctx, `INSERT INTO webauthn_challenges (id, ceremony, user_id, session, created_at, expires_at)
             VALUES ($1, $2, $3, $4, $5, $6)`,
 			c.ID, c.Ceremony, userID, nonNil(c.Session), c.CreatedAt, c.ExpiresAt)
 		return err
@@ -182,17 +182,17 @@ func (s *Store) ConsumeWebAuthnChallenge(ctx context.Context, id string, now tim
 		return nil, notFound("webauthn challenge", id)
 	}
 	var c *gatehouse.WebAuthnChallenge
-	err := s.do(ctx, "consume webauthn challenge", func(ctx context.Context) error {
+	err := s.write(ctx, "consume webauthn challenge", func(ctx context.Context, q dbtx) error {
 		c = nil // fn may run again
 		var (
 			got    gatehouse.WebAuthnChallenge
 			userID *string
 		)
-		err := s.pool.QueryRow(ctx, `DELETE FROM webauthn_challenges WHERE id = $1
+		err := q.QueryRow(ctx, `DELETE FROM webauthn_challenges WHERE id = $1
             RETURNING id, ceremony, user_id, session, created_at, expires_at`, id).
 			Scan(&got.ID, &got.Ceremony, &userID, &got.Session, &got.CreatedAt, &got.ExpiresAt)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
+			return errUnchanged
 		}
 		if err != nil {
 			return err
@@ -202,7 +202,9 @@ func (s *Store) ConsumeWebAuthnChallenge(ctx context.Context, id string, now tim
 		}
 		got.CreatedAt, got.ExpiresAt = got.CreatedAt.UTC(), got.ExpiresAt.UTC()
 		c = &got
-		return nil
+		// An expired challenge is deleted all the same, without the
+		// events of a ceremony that does not go on.
+		return unchangedIf(!got.ExpiresAt.After(now))
 	})
 	if err != nil {
 		return nil, err

@@ -14,8 +14,8 @@ import (
 // error wraps [gatehouse.ErrConflict] when the id is taken and
 // [gatehouse.ErrNotFound] when the author does not exist.
 func (s *Store) CreatePost(ctx context.Context, p *gatehouse.Post) error {
-	return s.do(ctx, "create post", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO posts (id, author_id, title, body, created_at) VALUES ($1, $2, $3, $4, $5)`,
+	return s.write(ctx, "create post", func(ctx context.Context, q dbtx) error {
+		_, err := q.Exec(ctx, `INSERT INTO posts (id, author_id, title, body, created_at) VALUES ($1, $2, $3, $4, $5)`,
 			p.ID, p.AuthorID, p.Title, p.Body, p.CreatedAt)
 		return err
 	})
@@ -95,8 +95,8 @@ func (s *Store) DeletePost(ctx context.Context, id string) error {
 	if hasNUL(id) {
 		return notFound("post", id)
 	}
-	return s.do(ctx, "delete post", func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM posts WHERE id = $1`, id)
+	return s.write(ctx, "delete post", func(ctx context.Context, q dbtx) error {
+		tag, err := q.Exec(ctx, `DELETE FROM posts WHERE id = $1`, id)
 		if err != nil {
 			return err
 		}

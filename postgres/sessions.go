@@ -11,15 +11,18 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// CreateSession stores a new session. The error wraps
-// [gatehouse.ErrConflict] when the id is taken and [gatehouse.ErrNotFound]
-// when the user does not exist.
+// CreateSession stores a new session and sets the user's LastLoginAt to
+// its CreatedAt, in one statement. The error wraps [gatehouse.ErrConflict]
+// when the id is taken and [gatehouse.ErrNotFound] when the user does not
+// exist.
 func (s *Store) CreateSession(ctx context.Context, sess *gatehouse.Session) error {
-	return s.do(ctx, "create session", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO sessions (
+	return s.write(ctx, "create session", func(ctx context.Context, q dbtx) error {
+		_, err := q.Exec(ctx, `WITH s AS (INSERT INTO sessions (
                 id, user_id, secret, generation, created_at, last_used_at, rotated_at,
                 idle_expires_at, expires_at, revoked_at, revoke_reason, user_agent, ip, acr, amr)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+            RETURNING user_id, created_at)
+            UPDATE users u SET last_login_at = s.created_at FROM s WHERE u.id = s.user_id`,
 			sess.ID, sess.UserID, nonNil(sess.Secret), sess.Generation,
 			sess.CreatedAt, sess.LastUsedAt, sess.RotatedAt, sess.IdleExpiresAt, sess.ExpiresAt,
 			nullTime(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP, sess.ACR, joinAMR(sess.AMR))
@@ -142,18 +145,18 @@ func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, i
 		return false, notFound("session", id)
 	}
 	rotated := false
-	err := s.do(ctx, "rotate session", func(ctx context.Context) error {
+	err := s.write(ctx, "rotate session", func(ctx context.Context, q dbtx) error {
 		var n int
-		if err := s.pool.QueryRow(ctx, rotate, id, from, now, idleExpiresAt, forgetBefore).Scan(&n); err != nil {
+		if err := q.QueryRow(ctx, rotate, id, from, now, idleExpiresAt, forgetBefore).Scan(&n); err != nil {
 			return err
 		}
 		rotated = n == 1
 		if rotated {
 			return nil
 		}
-		return sessionExists(ctx, s.pool, id)
+		return unchangedUnless(sessionExists(ctx, q, id))
 	})
-	return rotated, err
+	return rotated && err == nil, err // after an error, nothing changed
 }
 
 type querier interface {
@@ -210,7 +213,7 @@ func (s *Store) RevokeSession(ctx context.Context, id, reason string, now time.T
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return sessionExists(ctx, tx, id)
+			return unchangedUnless(sessionExists(ctx, tx, id))
 		}
 		if err := appendFeed(ctx, tx, []string{id}, now); err != nil {
 			return err
@@ -218,7 +221,7 @@ func (s *Store) RevokeSession(ctx context.Context, id, reason string, now time.T
 		revoked = true
 		return nil
 	})
-	return revoked, err
+	return revoked && err == nil, err // after an error, nothing changed
 }
 
 // RevokeUserSessions ends every live session of a user except
@@ -235,7 +238,10 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, exceptSessionID,
 	err := s.tx(ctx, "revoke user sessions", func(ctx context.Context, tx pgx.Tx) error {
 		var err error
 		ids, err = revokeUserSessions(ctx, tx, userID, exceptSessionID, reason, now)
-		return err
+		if err != nil {
+			return err
+		}
+		return unchangedIf(len(ids) == 0)
 	})
 	if err != nil {
 		return nil, err

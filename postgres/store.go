@@ -212,11 +212,26 @@ func (s *Store) run(ctx context.Context, op string, readOnly bool, fn func(ctx c
 
 // tx runs fn in a READ COMMITTED transaction through [Store.do] and
 // commits it; any error rolls everything back. fn may run more than once,
-// so it must assign its results, not append to them.
+// so it must assign its results, not append to them. When fn succeeds,
+// the events attached to ctx are stored in the same transaction, and an
+// event that cannot be stored rolls back the change too; when fn returns
+// errUnchanged, what it wrote (if anything) commits without them and the
+// caller gets nil (see events.go).
 func (s *Store) tx(ctx context.Context, op string, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	return s.txFor(ctx, op, nil, fn)
+}
+
+// txFor is tx for a write that learns in fn which user it concerns (from a
+// link token): the id fn leaves in *userID fills the empty UserID of the
+// events (gatehouse.EventStore).
+func (s *Store) txFor(ctx context.Context, op string, userID *string, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	return s.do(ctx, op, func(ctx context.Context) error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if err := fn(ctx, tx); err != nil {
+			if err := fn(ctx, tx); errors.Is(err, errUnchanged) {
+				// Nothing the events record happened: commit only what fn wrote.
+			} else if err != nil {
+				return err
+			} else if err := insertEvents(ctx, tx, eventsFor(ctx, userID)); err != nil {
 				return err
 			}
 			if s.beforeCommit != nil {
@@ -224,6 +239,31 @@ func (s *Store) tx(ctx context.Context, op string, fn func(ctx context.Context, 
 			}
 			return nil
 		})
+	})
+}
+
+// dbtx is what a write runs its statements on: the pool or a transaction.
+type dbtx interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// write runs fn, a write of one statement (plus reads that only explain
+// its answer), through [Store.do]. With events attached to ctx it runs in
+// a transaction ([Store.tx]), so that they commit with it; without, it
+// runs straight on the pool, in one round trip rather than the three of
+// BEGIN, the statement and COMMIT: the hot writes (a refresh's rotation,
+// a login's session) mostly carry no event.
+func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Context, q dbtx) error) error {
+	if len(gatehouse.EventsOf(ctx)) > 0 {
+		return s.tx(ctx, op, func(ctx context.Context, tx pgx.Tx) error { return fn(ctx, tx) })
+	}
+	return s.do(ctx, op, func(ctx context.Context) error {
+		if err := fn(ctx, s.pool); !errors.Is(err, errUnchanged) {
+			return err
+		}
+		return nil
 	})
 }
 

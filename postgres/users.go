@@ -12,11 +12,13 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// CreateUser stores u. It returns an error wrapping [gatehouse.ErrEmailTaken]
-// when the email is in use, and [gatehouse.ErrConflict] when the id is.
+// CreateUser stores u; a Role "" is stored, and set in u, as
+// [gatehouse.RoleUser]. It returns an error wrapping
+// [gatehouse.ErrEmailTaken] when the email is in use, and
+// [gatehouse.ErrConflict] when the id is.
 func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
-	return s.do(ctx, "create user", func(ctx context.Context) error {
-		return insertUser(ctx, s.pool, u)
+	return s.write(ctx, "create user", func(ctx context.Context, q dbtx) error {
+		return insertUser(ctx, q, u)
 	})
 }
 
@@ -24,9 +26,13 @@ func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
 func insertUser(ctx context.Context, q interface {
 	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
 }, u *gatehouse.User) error {
+	if u.Role == "" {
+		u.Role = gatehouse.RoleUser
+	}
 	_, err := q.Exec(ctx,
-		`INSERT INTO users (id, email, email_verified, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		u.ID, u.Email, u.EmailVerified, u.Name, u.PasswordHash, u.CreatedAt)
+		`INSERT INTO users (id, email, email_verified, name, password_hash, created_at, role, disabled, last_login_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		u.ID, u.Email, u.EmailVerified, u.Name, u.PasswordHash, u.CreatedAt, u.Role, u.Disabled, nullTime(u.LastLoginAt))
 	return emailTaken("create user", err)
 }
 
@@ -42,14 +48,24 @@ func emailTaken(op string, err error) error {
 	return err
 }
 
-const userColumns = `id, email, email_verified, name, password_hash, created_at`
+const userColumns = `id, email, email_verified, name, password_hash, created_at, role, disabled, last_login_at`
 
 func scanUser(row pgx.Row) (*gatehouse.User, error) {
-	var u gatehouse.User
-	if err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Name, &u.PasswordHash, &u.CreatedAt); err != nil {
+	return scanUserAnd(row)
+}
+
+// scanUserAnd scans the userColumns, then more columns into more.
+func scanUserAnd(row pgx.Row, more ...any) (*gatehouse.User, error) {
+	var (
+		u         gatehouse.User
+		lastLogin *time.Time
+	)
+	dest := append([]any{&u.ID, &u.Email, &u.EmailVerified, &u.Name, &u.PasswordHash, &u.CreatedAt,
+		&u.Role, &u.Disabled, &lastLogin}, more...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
-	u.CreatedAt = u.CreatedAt.UTC()
+	u.CreatedAt, u.LastLoginAt = u.CreatedAt.UTC(), fromNull(lastLogin)
 	return &u, nil
 }
 
@@ -91,8 +107,8 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string) error 
 	if hasNUL(userID) {
 		return notFound("user", userID)
 	}
-	return s.do(ctx, "set password hash", func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)
+	return s.write(ctx, "set password hash", func(ctx context.Context, q dbtx) error {
+		tag, err := q.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)
 		if err != nil {
 			return err
 		}

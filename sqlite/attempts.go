@@ -33,14 +33,16 @@ func (s *Store) AddAttempt(ctx context.Context, key string, now time.Time, windo
 	t := now.UnixMicro()
 	var count int
 	var reset int64
-	err := s.write.QueryRowContext(ctx, `INSERT INTO attempts (key, count, reset_at) VALUES (?1, 1, ?2 + ?3)
-        ON CONFLICT (key) DO UPDATE SET
-            count    = CASE WHEN reset_at > ?2 THEN count + 1 ELSE 1 END,
-            reset_at = CASE WHEN reset_at > ?2 THEN reset_at ELSE excluded.reset_at END
-        RETURNING count, reset_at`,
-		key, t, window.Microseconds()).Scan(&count, &reset)
+	err := s.writeTx(ctx, "add attempt", func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO attempts (key, count, reset_at) VALUES (?1, 1, ?2 + ?3)
+            ON CONFLICT (key) DO UPDATE SET
+                count    = CASE WHEN reset_at > ?2 THEN count + 1 ELSE 1 END,
+                reset_at = CASE WHEN reset_at > ?2 THEN reset_at ELSE excluded.reset_at END
+            RETURNING count, reset_at`,
+			key, t, window.Microseconds()).Scan(&count, &reset)
+	})
 	if err != nil {
-		return 0, time.Time{}, s.wrap(ctx, "add attempt", err)
+		return 0, time.Time{}, err
 	}
 	return count, usecs(reset), nil
 }
@@ -48,13 +50,21 @@ func (s *Store) AddAttempt(ctx context.Context, key string, now time.Time, windo
 // ClearAttempts forgets a counter. Forgetting one that does not exist is
 // not an error.
 func (s *Store) ClearAttempts(ctx context.Context, key string) error {
-	_, err := s.write.ExecContext(ctx, `DELETE FROM attempts WHERE key = ?`, key)
-	return s.wrap(ctx, "clear attempts", err)
+	return s.clearAttempts(ctx, `DELETE FROM attempts WHERE key = ?1`, key)
 }
 
 // ClearAttemptsPrefix forgets every counter whose key starts with prefix
 // (a password reset clears an account's counters for every address).
 func (s *Store) ClearAttemptsPrefix(ctx context.Context, prefix string) error {
-	_, err := s.write.ExecContext(ctx, `DELETE FROM attempts WHERE substr(key, 1, length(?1)) = ?1`, prefix)
-	return s.wrap(ctx, "clear attempts", err)
+	return s.clearAttempts(ctx, `DELETE FROM attempts WHERE substr(key, 1, length(?1)) = ?1`, prefix)
+}
+
+func (s *Store) clearAttempts(ctx context.Context, query, arg string) error {
+	return s.writeTx(ctx, "clear attempts", func(tx *sql.Tx) error {
+		n, err := affected(tx.ExecContext(ctx, query, arg))
+		if err != nil {
+			return err
+		}
+		return unchangedIf(n == 0)
+	})
 }

@@ -31,6 +31,10 @@ import (
 // RotateSession still lets one of two racing rotations of a session win,
 // even when both are in one batch.
 //
+// The events attached to a caller's context (gatehouse.WithEvents) are
+// stored right after its write, in the batch's transaction, exactly when
+// they would be for the write alone (see events.go).
+//
 // Failures stay with their caller. A write that settles with an answer of
 // its own and writes nothing (a lost swap, an unknown session) answers
 // only its caller. Should a statement fail with a database error, the
@@ -243,7 +247,18 @@ func (c *committer) together(ops []*groupOp) ([]error, error) {
 	answers := make([]error, len(ops))
 	for i, o := range ops {
 		err := o.fn(ctx, tx)
-		if err != nil && !settled(err) {
+		switch {
+		case errors.Is(err, errUnchanged):
+			err = nil // its answer, without its events (events.go)
+		case err == nil:
+			// The events of the caller's context, as writeTx stores them
+			// for a write alone. One that fails (a taken id) is a failed
+			// statement: the batch reruns each write alone, where only
+			// this one fails, with its change.
+			if insertEvents(ctx, tx, gatehouse.EventsOf(o.ctx)) != nil {
+				return nil, errStatement
+			}
+		case !settled(err):
 			return nil, errStatement
 		}
 		answers[i] = err

@@ -158,3 +158,88 @@ func TestGroupCommitClose(t *testing.T) {
 		t.Errorf("the rotation queued at Close was lost: Session = %+v, %v", got, err)
 	}
 }
+
+// TestGroupCommitEvents: the events attached to the writes of one batch
+// are stored with them. When one write's event cannot be stored (its id is
+// taken), the batch is rolled back and rerun write by write: that write
+// fails and leaves no trace, and the others keep their changes and their
+// events. A write of the batch that changes nothing stores no event.
+func TestGroupCommitEvents(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t, Options{})
+	u := &gatehouse.User{ID: gatehouse.NewID(), Email: "batch@example.com", PasswordHash: "h", CreatedAt: time.Now().UTC()}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	ended := storetest.BenchSessions(t, s, 1)[0]
+	if ok, err := s.RevokeSession(ctx, ended.ID, gatehouse.ReasonLogout, time.Now()); !ok || err != nil {
+		t.Fatalf("RevokeSession = %v, %v", ok, err)
+	}
+	taken := gatehouse.Event{ID: gatehouse.NewID(), Type: gatehouse.EventUserRegistered, At: time.Now()}
+	if err := s.AppendEvents(ctx, taken); err != nil {
+		t.Fatal(err)
+	}
+	const n = 6
+	sessions := make([]*gatehouse.Session, n)
+	events := make([]gatehouse.Event, n)
+	for i := range n {
+		now := time.Now().UTC()
+		sessions[i] = &gatehouse.Session{ID: gatehouse.NewID(), UserID: u.ID, Secret: []byte{1}, Generation: 1,
+			CreatedAt: now, LastUsedAt: now, RotatedAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour)}
+		events[i] = gatehouse.Event{ID: gatehouse.NewID(), Type: gatehouse.EventLoginSucceeded, At: now, UserID: u.ID}
+	}
+	const bad = 2
+	events[bad].ID = taken.ID
+	unchanged := gatehouse.Event{ID: gatehouse.NewID(), Type: gatehouse.EventSessionRevoked, At: time.Now()}
+
+	reruns := s.group.reruns.Load()
+	release := holdCommitter(t, s)
+	errs := make([]error, n+1)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = s.CreateSession(gatehouse.WithEvents(ctx, events[i]), sessions[i]) })
+	}
+	wg.Go(func() {
+		var ok bool
+		ok, errs[n] = s.RevokeSession(gatehouse.WithEvents(ctx, unchanged), ended.ID, gatehouse.ReasonLogout, time.Now())
+		if ok {
+			t.Error("RevokeSession of an ended session = true")
+		}
+	})
+	waitQueued(t, s, n+1)
+	release()
+	wg.Wait()
+	if r := s.group.reruns.Load() - reruns; r != 1 {
+		t.Errorf("%d batches were rerun write by write, want 1", r)
+	}
+
+	stored, err := s.Events(ctx, gatehouse.EventFilter{}, nil, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := map[string]bool{}
+	for _, e := range stored {
+		has[e.ID] = true
+	}
+	for i := range n {
+		_, serr := s.Session(ctx, sessions[i].ID)
+		if i == bad {
+			if !errors.Is(errs[i], gatehouse.ErrConflict) {
+				t.Errorf("the write whose event failed: %v, want ErrConflict", errs[i])
+			}
+			if !errors.Is(serr, gatehouse.ErrNotFound) {
+				t.Errorf("the session whose event failed was stored: %v", serr)
+			}
+			continue
+		}
+		if errs[i] != nil || serr != nil || !has[events[i].ID] {
+			t.Errorf("write %d of the batch: %v; session stored: %v; event stored: %v", i, errs[i], serr, has[events[i].ID])
+		}
+	}
+	if errs[n] != nil || has[unchanged.ID] {
+		t.Errorf("RevokeSession of an ended session: %v; event stored: %v", errs[n], has[unchanged.ID])
+	}
+	if len(stored) != n {
+		t.Errorf("%d events stored, want %d (the taken one and %d of the batch)", len(stored), n, n-1)
+	}
+}

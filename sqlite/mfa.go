@@ -114,9 +114,12 @@ func (s *Store) UseTOTPStep(ctx context.Context, userID string, step int64) (boo
 		n, err := affected(tx.ExecContext(ctx, `UPDATE totp_factors SET last_step = ?
             WHERE user_id = ? AND confirmed_at IS NOT NULL AND last_step < ?`, step, userID, step))
 		used = n == 1
-		return err
+		if err != nil {
+			return err
+		}
+		return unchangedIf(!used)
 	})
-	return used, err
+	return used && err == nil, err // after an error, nothing changed
 }
 
 // DeleteTOTP removes the user's TOTP factor, confirmed or pending, and
@@ -167,9 +170,12 @@ func (s *Store) UseRecoveryCode(ctx context.Context, userID string, hash []byte,
 		n, err := affected(tx.ExecContext(ctx, `UPDATE recovery_codes SET used_at = ?
             WHERE user_id = ? AND hash = ? AND used_at IS NULL`, now.UnixMicro(), userID, secretBytes(hash)))
 		used = n == 1
-		return err
+		if err != nil {
+			return err
+		}
+		return unchangedIf(!used)
 	})
-	return used, err
+	return used && err == nil, err // after an error, nothing changed
 }
 
 // RecoveryCodesLeft counts the user's unused recovery codes.
@@ -226,7 +232,7 @@ func (s *Store) FailMFAChallenge(ctx context.Context, hash []byte, max int) (int
 		err := tx.QueryRowContext(ctx, `UPDATE mfa_challenges SET failures = failures + 1
             WHERE hash = ? RETURNING failures`, secretBytes(hash)).Scan(&count)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil
+			return errUnchanged
 		}
 		if err != nil || count < max {
 			return err
@@ -248,9 +254,12 @@ func (s *Store) ConsumeMFAChallenge(ctx context.Context, hash []byte, now time.T
 		n, err := affected(tx.ExecContext(ctx, `DELETE FROM mfa_challenges WHERE hash = ? AND expires_at > ?`,
 			secretBytes(hash), now.UnixMicro()))
 		consumed = n == 1
-		return err
+		if err != nil {
+			return err
+		}
+		return unchangedIf(!consumed)
 	})
-	return consumed, err
+	return consumed && err == nil, err // after an error, nothing changed
 }
 
 // RaiseSession sets the acr and amr of a session that is not revoked
@@ -279,6 +288,7 @@ func (s *Store) RaiseSession(ctx context.Context, sessionID, acr string, amr []s
 func (s *Store) ResetMFA(ctx context.Context, userID, reason string, now time.Time) ([]string, error) {
 	var ids []string
 	err := s.writeTx(ctx, "reset mfa", func(tx *sql.Tx) error {
+		var removed int64
 		for _, q := range []string{
 			`DELETE FROM totp_factors WHERE user_id = ?`,
 			`DELETE FROM recovery_codes WHERE user_id = ?`,
@@ -286,13 +296,18 @@ func (s *Store) ResetMFA(ctx context.Context, userID, reason string, now time.Ti
 			`DELETE FROM passkeys WHERE user_id = ?`,
 			`DELETE FROM webauthn_challenges WHERE user_id = ?`,
 		} {
-			if _, err := tx.ExecContext(ctx, q, userID); err != nil {
+			n, err := affected(tx.ExecContext(ctx, q, userID))
+			if err != nil {
 				return err
 			}
+			removed += n
 		}
 		var err error
 		ids, err = revokeUserSessions(ctx, tx, userID, "", reason, now)
-		return err
+		if err != nil {
+			return err
+		}
+		return unchangedIf(removed == 0 && len(ids) == 0)
 	})
 	if err != nil {
 		return nil, err

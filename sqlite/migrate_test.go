@@ -62,7 +62,7 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, len(want))
 	}
 	for _, table := range []string{"users", "sessions", "retired_tokens", "revocations", "attempts", "posts", "signing_keys", "email_tokens", "outbox",
-		"totp_factors", "recovery_codes", "mfa_challenges", "passkeys", "webauthn_challenges", "service_clients"} {
+		"totp_factors", "recovery_codes", "mfa_challenges", "passkeys", "webauthn_challenges", "service_clients", "audit_events"} {
 		if ok, err := s.hasTable(ctx, table); !ok || err != nil {
 			t.Errorf("table %s missing after Migrate (%v)", table, err)
 		}
@@ -359,5 +359,59 @@ func TestMigrateClientsOnOldDatabase(t *testing.T) {
 	}
 	if cs, err := s.Clients(ctx); err != nil || len(cs) != 1 {
 		t.Errorf("Clients = %+v, %v; want c1", cs, err)
+	}
+}
+
+// TestMigrateAdminOnOldDatabase upgrades a database of the previous
+// release (0001 to 0005, with a user in it) to 0006: the old user is an
+// enabled plain user who never logged in; roles, the CHECK on them, and
+// the audit log work.
+func TestMigrateAdminOnOldDatabase(t *testing.T) {
+	ctx := context.Background()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) < 6 || ms[5].Name != "0006_admin" {
+		t.Fatalf("migrations = %v, want 0006_admin sixth", allMigrations(t))
+	}
+	s := openRaw(t, filepath.Join(t.TempDir(), "g.db"))
+	t0 := time.Date(2031, 1, 2, 3, 4, 5, 678901000, time.UTC)
+	err = s.writeTx(ctx, "old release", func(tx *sql.Tx) error {
+		if err := applyMigrations(ctx, tx, ms[:5], t0); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, password_hash, created_at) VALUES ('u1', 'u@example.com', 'h', ?)`,
+			t0.UnixMicro())
+		return err
+	})
+	if err != nil {
+		t.Fatalf("setting up the old schema: %v", err)
+	}
+	applied, err := s.Migrate(ctx)
+	if err != nil || !slices.Equal(applied, allMigrations(t)[5:]) {
+		t.Fatalf("Migrate = %v, %v; want %v", applied, err, allMigrations(t)[5:])
+	}
+	u, err := s.UserByID(ctx, "u1")
+	if err != nil || u.Role != gatehouse.RoleUser || u.Disabled || !u.LastLoginAt.IsZero() || !u.CreatedAt.Equal(t0) {
+		t.Fatalf("the old user after Migrate = %+v, %v; want an enabled user who never logged in", u, err)
+	}
+	role := gatehouse.RoleAdmin
+	if u, _, err := s.UpdateUser(ctx, "u1", gatehouse.UserUpdate{Role: &role}, t0); err != nil || u.Role != gatehouse.RoleAdmin {
+		t.Errorf("UpdateUser(role admin) = %+v, %v", u, err)
+	}
+	err = s.writeTx(ctx, "bad role", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE users SET role = 'root' WHERE id = 'u1'`)
+		return err
+	})
+	if err == nil {
+		t.Error("the schema took the role 'root'")
+	}
+	e := gatehouse.Event{ID: "e1", Type: gatehouse.EventUserUpdated, At: t0, UserID: "u1"}
+	if err := s.AppendEvents(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := s.Events(ctx, gatehouse.EventFilter{UserID: "u1"}, nil, 10); err != nil || len(evs) != 1 || evs[0].ID != "e1" {
+		t.Errorf("Events = %+v, %v; want e1", evs, err)
 	}
 }

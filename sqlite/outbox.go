@@ -48,7 +48,10 @@ func (s *Store) ClaimMails(ctx context.Context, now time.Time, lease time.Durati
 			m.CreatedAt, m.NextAttemptAt = usecs(created), usecs(next)
 			out = append(out, m)
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return unchangedIf(len(out) == 0)
 	})
 	if err != nil {
 		return nil, err
@@ -94,7 +97,7 @@ func (s *Store) updateMail(ctx context.Context, op, id, set string, args ...any)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("mail", id)
 		}
-		return err
+		return unchangedUnless(err) // sent already: left alone
 	})
 }
 

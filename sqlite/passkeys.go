@@ -168,14 +168,16 @@ func (s *Store) ConsumeWebAuthnChallenge(ctx context.Context, id string, now tim
             RETURNING id, ceremony, user_id, session, created_at, expires_at`, id).
 			Scan(&got.ID, &got.Ceremony, &userID, &got.Session, &created, &expires)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil
+			return errUnchanged
 		}
 		if err != nil {
 			return err
 		}
 		got.UserID, got.CreatedAt, got.ExpiresAt = userID.String, usecs(created), usecs(expires)
 		c = &got
-		return nil
+		// An expired challenge is deleted all the same, without the
+		// events of a ceremony that does not go on.
+		return unchangedIf(!got.ExpiresAt.After(now))
 	})
 	if err != nil {
 		return nil, err

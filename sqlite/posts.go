@@ -12,9 +12,11 @@ import (
 // error wraps [gatehouse.ErrConflict] when the id is taken and
 // [gatehouse.ErrNotFound] when the author does not exist.
 func (s *Store) CreatePost(ctx context.Context, p *gatehouse.Post) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO posts (id, author_id, title, body, created_at) VALUES (?, ?, ?, ?, ?)`,
-		p.ID, p.AuthorID, p.Title, p.Body, p.CreatedAt.UnixMicro())
-	return s.wrap(ctx, "create post", err)
+	return s.writeTx(ctx, "create post", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO posts (id, author_id, title, body, created_at) VALUES (?, ?, ?, ?, ?)`,
+			p.ID, p.AuthorID, p.Title, p.Body, p.CreatedAt.UnixMicro())
+		return err
+	})
 }
 
 const postSelect = `SELECT p.id, p.author_id, u.name, p.title, p.body, p.created_at
@@ -80,14 +82,11 @@ func (s *Store) ListPosts(ctx context.Context, after *gatehouse.PostCursor, limi
 // DeletePost deletes a post; the error wraps [gatehouse.ErrNotFound] if
 // there is no such post.
 func (s *Store) DeletePost(ctx context.Context, id string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM posts WHERE id = ?`, id)
-	if err != nil {
-		return s.wrap(ctx, "delete post", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return s.wrap(ctx, "delete post", err)
-	} else if n == 0 {
-		return notFound("post", id)
-	}
-	return nil
+	return s.writeTx(ctx, "delete post", func(tx *sql.Tx) error {
+		n, err := affected(tx.ExecContext(ctx, `DELETE FROM posts WHERE id = ?`, id))
+		if err == nil && n == 0 {
+			err = notFound("post", id)
+		}
+		return err
+	})
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// CreateSession stores a new session. The error wraps
-// [gatehouse.ErrConflict] when the id is taken and [gatehouse.ErrNotFound]
-// when the user does not exist.
+// CreateSession stores a new session and sets the user's LastLoginAt to
+// its CreatedAt. The error wraps [gatehouse.ErrConflict] when the id is
+// taken and [gatehouse.ErrNotFound] when the user does not exist.
 func (s *Store) CreateSession(ctx context.Context, sess *gatehouse.Session) error {
 	return s.groupTx(ctx, "create session", func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (
@@ -23,6 +23,11 @@ func (s *Store) CreateSession(ctx context.Context, sess *gatehouse.Session) erro
 			sess.CreatedAt.UnixMicro(), sess.LastUsedAt.UnixMicro(), sess.RotatedAt.UnixMicro(),
 			sess.IdleExpiresAt.UnixMicro(), sess.ExpiresAt.UnixMicro(),
 			micros(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP, sess.ACR, joinAMR(sess.AMR))
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE users SET last_login_at = ? WHERE id = ?`,
+			sess.CreatedAt.UnixMicro(), sess.UserID)
 		return err
 	})
 }
@@ -133,7 +138,7 @@ func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, i
             WHERE id = ? AND generation = ? AND revoked_at IS NULL`,
 			t, t, idleExpiresAt.UnixMicro(), id, from)
 		if !swapped {
-			return err
+			return unchangedUnless(err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO retired_tokens (session_id, generation, retired_at)
             VALUES (?, ?, ?)
@@ -148,7 +153,7 @@ func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, i
 		rotated = true
 		return nil
 	})
-	return rotated, err
+	return rotated && err == nil, err // after an error, nothing changed
 }
 
 // updateSession runs a conditional UPDATE of session id and reports
@@ -168,6 +173,15 @@ func updateSession(ctx context.Context, tx *sql.Tx, id, query string, args ...an
 		return false, sessionExists(ctx, tx, id)
 	}
 	return true, nil
+}
+
+// unchangedUnless returns err, or errUnchanged when err is nil: the
+// answer of a conditional write that changed nothing.
+func unchangedUnless(err error) error {
+	if err == nil {
+		return errUnchanged
+	}
+	return err
 }
 
 // sessionExists returns nil if the session exists, an error wrapping
@@ -209,7 +223,7 @@ func (s *Store) RevokeSession(ctx context.Context, id, reason string, now time.T
 		ended, err := updateSession(ctx, tx, id, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
             WHERE id = ? AND revoked_at IS NULL`, t, reason, id)
 		if !ended {
-			return err
+			return unchangedUnless(err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (session_id, revoked_at) VALUES (?, ?)`, id, t); err != nil {
 			return err
@@ -217,7 +231,7 @@ func (s *Store) RevokeSession(ctx context.Context, id, reason string, now time.T
 		revoked = true
 		return nil
 	})
-	return revoked, err
+	return revoked && err == nil, err // after an error, nothing changed
 }
 
 // RevokeUserSessions ends every live session of a user except
@@ -228,7 +242,10 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, exceptSessionID,
 	err := s.writeTx(ctx, "revoke user sessions", func(tx *sql.Tx) error {
 		var err error
 		ids, err = revokeUserSessions(ctx, tx, userID, exceptSessionID, reason, now)
-		return err
+		if err != nil {
+			return err
+		}
+		return unchangedIf(len(ids) == 0)
 	})
 	if err != nil {
 		return nil, err

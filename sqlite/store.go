@@ -250,14 +250,29 @@ func isCode(err error, code int) bool {
 }
 
 // writeTx runs fn in a write transaction (BEGIN IMMEDIATE on the single
-// writer connection) and commits it; any error rolls everything back.
+// writer connection) and commits it; any error rolls everything back. When
+// fn succeeds, the events attached to ctx are stored in the same
+// transaction, and an event that cannot be stored rolls back the change
+// too; when fn returns errUnchanged, what it wrote (if anything) commits
+// without them and the caller gets nil (see events.go).
 func (s *Store) writeTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	return s.writeTxFor(ctx, op, nil, fn)
+}
+
+// writeTxFor is writeTx for a write that learns in fn which user it
+// concerns (from a link token): the id fn leaves in *userID fills the
+// empty UserID of the events (gatehouse.EventStore).
+func (s *Store) writeTxFor(ctx context.Context, op string, userID *string, fn func(tx *sql.Tx) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return s.wrap(ctx, op, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	if err := fn(tx); err != nil {
+	if err := fn(tx); errors.Is(err, errUnchanged) {
+		// Nothing the events record happened: commit only what fn wrote.
+	} else if err != nil {
+		return s.wrap(ctx, op, err)
+	} else if err := insertEvents(ctx, tx, eventsFor(ctx, userID)); err != nil {
 		return s.wrap(ctx, op, err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -12,19 +12,24 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// CreateUser stores u. It returns an error wrapping [gatehouse.ErrEmailTaken]
-// when the email is in use, and [gatehouse.ErrConflict] when the id is.
+// CreateUser stores u; a Role "" is stored, and set in u, as
+// [gatehouse.RoleUser]. It returns an error wrapping
+// [gatehouse.ErrEmailTaken] when the email is in use, and
+// [gatehouse.ErrConflict] when the id is.
 func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
-	return s.wrap(ctx, "create user", insertUser(ctx, s.write, u))
+	return s.writeTx(ctx, "create user", func(tx *sql.Tx) error { return insertUser(ctx, tx, u) })
 }
 
-// insertUser stores u through db (the writer or a write transaction).
-func insertUser(ctx context.Context, db interface {
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, u *gatehouse.User) error {
-	_, err := db.ExecContext(ctx,
-		`INSERT INTO users (id, email, email_verified, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Email, u.EmailVerified, u.Name, u.PasswordHash, u.CreatedAt.UnixMicro())
+// insertUser stores u through tx, as CreateUser says.
+func insertUser(ctx context.Context, tx *sql.Tx, u *gatehouse.User) error {
+	if u.Role == "" {
+		u.Role = gatehouse.RoleUser
+	}
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO users (id, email, email_verified, name, password_hash, created_at, role, disabled, last_login_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.EmailVerified, u.Name, u.PasswordHash, u.CreatedAt.UnixMicro(),
+		u.Role, u.Disabled, micros(u.LastLoginAt))
 	// The only UNIQUE constraint of users is the email; the id is the
 	// PRIMARY KEY, which SQLite reports with its own extended code.
 	if isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
@@ -33,15 +38,29 @@ func insertUser(ctx context.Context, db interface {
 	return err
 }
 
-const userColumns = `id, email, email_verified, name, password_hash, created_at`
+const userColumns = `id, email, email_verified, name, password_hash, created_at, role, disabled, last_login_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*gatehouse.User, error) {
-	var u gatehouse.User
-	var created int64
-	if err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Name, &u.PasswordHash, &created); err != nil {
+	u, err := scanUserAnd(row)
+	if err != nil {
 		return nil, err
 	}
-	u.CreatedAt = usecs(created)
+	return u, nil
+}
+
+// scanUserAnd scans the userColumns, then more columns into more.
+func scanUserAnd(row interface{ Scan(...any) error }, more ...any) (*gatehouse.User, error) {
+	var (
+		u         gatehouse.User
+		created   int64
+		lastLogin sql.NullInt64
+	)
+	dest := append([]any{&u.ID, &u.Email, &u.EmailVerified, &u.Name, &u.PasswordHash, &created,
+		&u.Role, &u.Disabled, &lastLogin}, more...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	u.CreatedAt, u.LastLoginAt = usecs(created), fromMicros(lastLogin)
 	return &u, nil
 }
 
@@ -69,16 +88,13 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*gatehouse.User,
 // SetPasswordHash replaces a user's hash; [gatehouse.ErrNotFound] if there
 // is no such user.
 func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
-	if err != nil {
-		return s.wrap(ctx, "set password hash", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return s.wrap(ctx, "set password hash", err)
-	} else if n == 0 {
-		return notFound("user", userID)
-	}
-	return nil
+	return s.writeTx(ctx, "set password hash", func(tx *sql.Tx) error {
+		n, err := affected(tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID))
+		if err == nil && n == 0 {
+			err = notFound("user", userID)
+		}
+		return err
+	})
 }
 
 // ChangePassword replaces a user's hash and, in the same transaction,

@@ -45,6 +45,8 @@ func Run(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 	t.Run("MFA", func(t *testing.T) { testMFA(t, open) })
 	t.Run("Passkeys", func(t *testing.T) { testPasskeys(t, open) })
 	t.Run("Clients", func(t *testing.T) { testClients(t, open) })
+	t.Run("Admin", func(t *testing.T) { testAdmin(t, open) })
+	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
 }
 
 // base is the suite's "now": microsecond precision, far from any edge.

@@ -44,6 +44,7 @@ func userCreate(ctx context.Context, args []string, getenv func(string) string, 
 	email := c.fs.String("email", "", "email of the new user (required)")
 	name := c.fs.String("name", "", "display name")
 	fromStdin := c.fs.Bool("password-stdin", false, "read the password from standard input (required: passwords never go on the command line)")
+	admin := c.fs.Bool("admin", false, "make the user an administrator (role admin: the /api/admin/ routes)")
 	if err := c.parse(args, getenv, stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -66,11 +67,15 @@ func userCreate(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer gh.Close()
-	u, err := gh.Service().CreateUser(ctx, *email, pw, *name)
+	role := gatehouse.RoleUser
+	if *admin {
+		role = gatehouse.RoleAdmin
+	}
+	u, err := gh.Service().Operator().CreateUser(ctx, *email, pw, *name, role)
 	if err != nil {
 		return commandError("user create", err)
 	}
-	fmt.Fprintf(stdout, "created user %s <%s>\n", u.ID, u.Email)
+	fmt.Fprintf(stdout, "created %s %s <%s>\n", map[bool]string{false: "user", true: "administrator"}[*admin], u.ID, u.Email)
 	return nil
 }
 

@@ -49,6 +49,20 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return migrate(ctx, args, getenv, stdout)
 	case "user create":
 		return userCreate(ctx, args, getenv, stdin, stdout, stderr)
+	case "user list":
+		return userList(ctx, args, getenv, stdout, stderr)
+	case "user show":
+		return userShow(ctx, args, getenv, stdout, stderr)
+	case "user disable":
+		return userDisable(ctx, args, getenv, stdout, stderr)
+	case "user enable":
+		return userEnable(ctx, args, getenv, stdout, stderr)
+	case "user delete":
+		return userDelete(ctx, args, getenv, stdout, stderr)
+	case "user set-role":
+		return userSetRole(ctx, args, getenv, stdout, stderr)
+	case "events":
+		return events(ctx, args, getenv, stdout, stderr)
 	case "backup":
 		return backup(ctx, args, getenv, stdout)
 	case "keys rotate":
@@ -84,7 +98,14 @@ Usage: gatehouse <command> [flags]
 Commands:
   serve             run the server (what a bare "gatehouse" does)
   migrate           apply the database schema migrations
-  user create       create a user: --email E --password-stdin
+  user create       create a user: --email E --password-stdin [--admin]
+  user list         list users: [--query Q] [--limit N]
+  user show         a user with their sessions and recent events: --email E
+  user disable      lock a user out and end their sessions: --email E
+  user enable       let a disabled user log in again: --email E
+  user delete       delete a user and everything of theirs: --email E --yes
+  user set-role     make a user an administrator or not: --email E --role admin|user
+  events            the audit log, newest first: [--email E] [--type T] [--limit N]
   backup            copy a running SQLite database: --to FILE
   keys rotate       start signing with a new key at once
   sessions revoke   end every session of a user: --email E
@@ -94,7 +115,8 @@ Commands:
   clients delete    delete a service client: --id ID
   version           print the version
 
-Run "gatehouse <command> --help" for a command's flags.
+Run "gatehouse <command> --help" for a command's flags. The user and events
+commands print text, or JSON for scripts with --json.
 `)
 }
 

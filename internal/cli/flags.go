@@ -27,6 +27,9 @@ type command struct {
 	summary string
 	usage   string // argument synopsis after the name
 	fs      *flag.FlagSet
+	// typedOnly names flags without an environment twin: confirmations
+	// (--yes), which a variable left in the environment must not give.
+	typedOnly map[string]bool
 }
 
 func newCommand(name, summary, usage string) *command {
@@ -53,7 +56,7 @@ func (c *command) parse(args []string, getenv func(string) string, stdout io.Wri
 	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var err error
 	c.fs.VisitAll(func(f *flag.Flag) {
-		if err != nil || given[f.Name] {
+		if err != nil || given[f.Name] || c.typedOnly[f.Name] {
 			return
 		}
 		if v := getenv(envName(f.Name)); v != "" {
@@ -117,7 +120,11 @@ func (c *command) printHelp(w io.Writer) {
 		if f.DefValue != "" && f.DefValue != "0s" && f.DefValue != "false" && !(f.DefValue == "0" && strings.Contains(f.Usage, "default")) {
 			def = " (default " + f.DefValue + ")"
 		}
-		fmt.Fprintf(w, "  --%-16s %s%s\n      [%s]\n", n, f.Usage, def, envName(n))
+		env := envName(n)
+		if c.typedOnly[n] {
+			env = "no environment twin: type it"
+		}
+		fmt.Fprintf(w, "  --%-16s %s%s\n      [%s]\n", n, f.Usage, def, env)
 	}
 }
 

@@ -22,6 +22,7 @@ var flagOf = map[string]string{
 	"RefreshTTL":      "refresh-ttl",
 	"SessionTTL":      "session-ttl",
 	"ReuseGrace":      "reuse-grace",
+	"AuditRetention":  "audit-retention",
 	"LoginLimit":      "login-limit",
 	"RegisterLimit":   "register-limit",
 	"SigningAlg":      "signing-alg",
@@ -81,6 +82,7 @@ var userMessages = []struct {
 	{gatehouse.ErrNotFound, "no such user"},
 	{gatehouse.ErrUnavailable, "the database cannot be reached"},
 	{gatehouse.ErrServerBusy, "password hashing is busy; try again"},
+	{gatehouse.ErrLastAdmin, "this would leave no enabled administrator: make another user admin first (gatehouse user set-role --email E --role admin)"},
 }
 
 // userError is an error said plainly, keeping its cause for errors.Is.

@@ -27,6 +27,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	c.fs.Var(positiveDuration{&cfg.RefreshTTL}, "refresh-ttl", "idle lifetime of a refresh token; each rotation starts it again")
 	c.fs.Var(positiveDuration{&cfg.SessionTTL}, "session-ttl", "absolute lifetime of a session from login")
 	c.fs.Var(nonNegativeDuration{&cfg.ReuseGrace}, "reuse-grace", "how long a rotated refresh token may be presented again and get the session's current one; 0 turns the grace off")
+	c.fs.Var(nonNegativeDuration{&cfg.AuditRetention}, "audit-retention", "how long audit events are kept before they are pruned; 0 keeps them for ever")
 	c.fs.Var(originsValue{&cfg.CORSOrigins}, "cors-origins", "comma-separated exact origins allowed to call the API with credentials")
 	c.fs.StringVar(&cfg.WebAuthnRPID, "webauthn-rp-id", "", "domain passkeys are bound to (default: the issuer's host; localhost for a loopback issuer)")
 	c.fs.Var(originsValue{&cfg.WebAuthnOrigins}, "webauthn-origins", "comma-separated origins passkey sign-ins may come from (default: the issuer's origin and --cors-origins on the RP ID)")

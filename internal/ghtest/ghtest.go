@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/internal/apitest"
 	"github.com/gatehouse/gatehouse/server"
 )
 
@@ -38,7 +40,7 @@ type Gatehouse struct {
 // change the config. It stops when the test ends.
 func Start(tb testing.TB, mod func(*server.Config)) *Gatehouse {
 	tb.Helper()
-	g, stop, err := Launch(tb.TempDir(), mod)
+	g, stop, err := launch(tb, tb.TempDir(), mod)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -49,12 +51,25 @@ func Start(tb testing.TB, mod func(*server.Config)) *Gatehouse {
 // Launch is [Start] for code without a testing.TB (Example functions): it
 // keeps its database in dir and runs until stop is called.
 func Launch(dir string, mod func(*server.Config)) (g *Gatehouse, stop func(), err error) {
+	return launch(nil, dir, mod)
+}
+
+// apiSpec is the OpenAPI description of the API.
+var apiSpec = sync.OnceValue(func() *apitest.Spec { return apitest.MustParse(httpapi.OpenAPI) })
+
+// launch is Launch; with a tb, every exchange the server sees is checked
+// against the OpenAPI description (CONTRACT §9), each violation failing tb.
+func launch(tb testing.TB, dir string, mod func(*server.Config)) (g *Gatehouse, stop func(), err error) {
 	g = &Gatehouse{counts: map[string]int{}}
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.Server.ServeHTTP(w, r) })
+	if tb != nil {
+		h = apitest.Handler(tb, apiSpec(), h)
+	}
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		g.counts[r.Method+" "+r.URL.Path]++
 		g.mu.Unlock()
-		g.Server.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 	}))
 	g.URL = "http://" + ts.Listener.Addr().String()
 	g.Config = server.DefaultConfig()
