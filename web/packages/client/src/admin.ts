@@ -1,62 +1,7 @@
-import type { Role, User } from './types.js';
+import type { AdminUser, AdminUserPage, AdminUserPatch, AuditEvent, EventPage, Role, UserSession } from './schema.js';
 import { badResponse, errorFromResponse, readJSON, sendJSON } from './wire.js';
 
-/** AdminUser is a user as the admin API shows it (CONTRACT §9). */
-export interface AdminUser extends User {
-  email_verified: boolean;
-  role: Role;
-  disabled: boolean;
-  /** When the user last signed in; null if never. */
-  last_login_at: string | null;
-  mfa: { totp: boolean; passkeys: number };
-  /** How many live sessions the user has. */
-  sessions: number;
-}
-
-/** AdminUserPatch is what PATCH /api/admin/users/{id} changes; absent fields stay. */
-export interface AdminUserPatch {
-  name?: string;
-  email?: string;
-  email_verified?: boolean;
-  role?: Role;
-  disabled?: boolean;
-}
-
-/** UserSession is one live session of a user, as GET /api/admin/users/{id}/sessions lists it. */
-export interface UserSession {
-  id: string;
-  created_at: string;
-  last_used_at: string;
-  expires_at: string;
-  user_agent: string;
-  ip: string;
-  /** Whether it is the session making the request. */
-  current: boolean;
-}
-
-/**
- * AuditEvent is an entry of the audit log: who did what to which account,
- * from where. `type` is one of CONTRACT §9's (`login.succeeded`,
- * `user.disabled`, …); `detail` holds short facts, never a secret.
- */
-export interface AuditEvent {
-  id: string;
-  type: string;
-  at: string;
-  user_id: string | null;
-  session_id: string | null;
-  /** The admin who did it, when it was not the user themselves. */
-  actor_id: string | null;
-  ip: string;
-  user_agent: string;
-  detail: Record<string, string>;
-}
-
-/** Page is one page of a list; pass `next_cursor` as `cursor` for the next one (null: the last page). */
-export interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
-}
+export type { AdminUser, AdminUserPage, AdminUserPatch, AuditEvent, EventPage, UserSession } from './schema.js';
 
 /** UserSearch selects users: `q` matches email or name, case-insensitively. */
 export interface UserSearch {
@@ -90,7 +35,7 @@ export class Admin {
   constructor(private readonly fetch: BearerFetch) {}
 
   /** listUsers returns a page of users matching `q` (all of them without it). */
-  async listUsers(search: UserSearch = {}): Promise<Page<AdminUser>> {
+  async listUsers(search: UserSearch = {}): Promise<AdminUserPage> {
     const path = `/api/admin/users${query({ q: search.q?.trim(), limit: search.limit, cursor: search.cursor })}`;
     return page(await sendJSON(this.fetch, 'GET', path), isAdminUser);
   }
@@ -148,14 +93,14 @@ export class Admin {
   }
 
   /** listEvents returns a page of the audit log, newest first, of one user and/or one type. */
-  async listEvents(q: EventQuery = {}): Promise<Page<AuditEvent>> {
+  async listEvents(q: EventQuery = {}): Promise<EventPage> {
     const path = `/api/admin/events${query({ user_id: q.userId, type: q.type, limit: q.limit, cursor: q.cursor })}`;
     return page(await sendJSON(this.fetch, 'GET', path), isEvent);
   }
 }
 
 /** myEvents returns a page of the signed-in user's own security events, newest first (GET /api/auth/events). */
-export async function myEvents(fetch: BearerFetch, q: Omit<EventQuery, 'userId' | 'type'> = {}): Promise<Page<AuditEvent>> {
+export async function myEvents(fetch: BearerFetch, q: Omit<EventQuery, 'userId' | 'type'> = {}): Promise<EventPage> {
   return page(await sendJSON(fetch, 'GET', `/api/auth/events${query({ limit: q.limit, cursor: q.cursor })}`), isEvent);
 }
 
@@ -171,8 +116,8 @@ function query(params: Record<string, string | number | null | undefined>): stri
   return s ? `?${s}` : '';
 }
 
-async function page<T>(res: Response, ok: (b: unknown) => boolean): Promise<Page<T>> {
-  return readJSON<Page<T>>(res, (b) => Array.isArray(b.items) && b.items.every(ok) && (b.next_cursor === null || typeof b.next_cursor === 'string'));
+async function page<P extends { items: unknown[]; next_cursor: string | null }>(res: Response, ok: (b: unknown) => boolean): Promise<P> {
+  return readJSON<P>(res, (b) => Array.isArray(b.items) && b.items.every(ok) && (b.next_cursor === null || typeof b.next_cursor === 'string'));
 }
 
 async function noContent(res: Response): Promise<void> {

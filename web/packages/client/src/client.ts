@@ -1,5 +1,5 @@
 import { Account } from './account.js';
-import { Admin, myEvents, type AuditEvent, type EventQuery, type Page } from './admin.js';
+import { Admin, myEvents, type EventPage, type EventQuery } from './admin.js';
 import { AuthError, asAuthError, type AuthErrorCode } from './errors.js';
 import { signInWith, type GrantDeps } from './grant.js';
 import { validateSession } from './startup.js';
@@ -321,7 +321,7 @@ export class AuthClient {
   conditionalPasskeyLogin = (signal?: AbortSignal): Promise<User | null> => this.passkeys.conditionalPasskeyLogin(signal);
 
   /** myEvents returns a page of the signed-in user's own security events, newest first (login, password and factor changes, …). */
-  myEvents = (q?: Omit<EventQuery, 'userId' | 'type'>): Promise<Page<AuditEvent>> => myEvents((p, i) => this.fetch(p, i), q);
+  myEvents = (q?: Omit<EventQuery, 'userId' | 'type'>): Promise<EventPage> => myEvents((p, i) => this.fetch(p, i), q);
 
   // ---- bearer requests ---------------------------------------------------
 

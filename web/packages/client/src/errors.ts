@@ -1,19 +1,16 @@
-/** A field problem of a 422 `validation_failed` answer. */
-export interface FieldError {
-  field: string;
-  message: string;
-}
+import type { FieldError, ProblemBody } from './schema.js';
 
-/** An RFC 9457 problem document as Gatehouse sends it. */
-export interface Problem {
-  type?: string;
-  title?: string;
-  status?: number;
-  detail?: string;
+export type { FieldError };
+
+/**
+ * An RFC 9457 problem document as Gatehouse sends it (the description's
+ * Problem), read defensively: every member may be missing, `code` is one
+ * of {@link AuthErrorCode}, and a newer server may add members.
+ */
+export type Problem = Partial<Omit<ProblemBody, 'code'>> & {
   code?: AuthErrorCode;
-  errors?: FieldError[];
   [extension: string]: unknown;
-}
+};
 
 /**
  * ServerErrorCode is a `code` Gatehouse puts in its problem+json answers

@@ -1,7 +1,7 @@
 'use client';
 
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import type { AdminUser, AdminUserPatch, AuditEvent, AuthClient, AuthError, EventQuery, Page, Role, UserSession } from '@gatehouse/client';
+import type { AdminUser, AdminUserPatch, AuditEvent, AuthClient, AuthError, EventPage, EventQuery, Role, UserSession } from '@gatehouse/client';
 import { useAuthAction, type AuthAction } from './account.js';
 import { useReloading } from './passkeys.js';
 
@@ -71,7 +71,7 @@ export interface UseAdminUser {
   /** Their live sessions, loaded with the user. */
   sessions: AuthAction<[id: string], UserSession[]>;
   /** Their latest audit events (a page, newest first), loaded with the user. */
-  events: AuthAction<[query: EventQuery], Page<AuditEvent>>;
+  events: AuthAction<[query: EventQuery], EventPage>;
   update: AuthAction<[id: string, patch: AdminUserPatch], AdminUser>;
   /** disable locks the account and ends its sessions (`last_admin` for the last admin). */
   disable: AuthAction<[id: string], AdminUser>;

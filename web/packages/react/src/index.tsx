@@ -157,4 +157,4 @@ export function returnPath(next: string | null | undefined, fallback = '/dashboa
   }
 }
 
-export type { Acr, AdminUser, AuditEvent, AuthClient, AuthState, AuthStatus, MfaLogin, MfaStatus, Page, Passkey, Role, SecondFactor, TotpEnrollment, User, UserSession } from '@gatehouse/client';
+export type { Acr, AdminUser, AuditEvent, AuthClient, AuthState, AuthStatus, MfaLogin, MfaStatus, AdminUserPage, EventPage, Passkey, Role, SecondFactor, TotpEnrollment, User, UserSession } from '@gatehouse/client';
