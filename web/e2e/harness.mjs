@@ -40,9 +40,10 @@ export function gatehouseBinary() {
  */
 export async function startGatehouse(...args) {
   const dir = mkdtempSync(join(scratch, 'db-'));
+  const db = `sqlite:${join(dir, 'gatehouse.db')}`;
   const proc = spawn(
     gatehouseBinary(),
-    ['serve', '--addr', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'gatehouse.db')}`, '--argon2-memory', '64', '--argon2-time', '1', ...args],
+    ['serve', '--addr', '127.0.0.1:0', '--db', db, '--argon2-memory', '64', '--argon2-time', '1', ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let logs = '';
@@ -74,6 +75,23 @@ export async function startGatehouse(...args) {
   return {
     url,
     logs: () => logs,
+    /**
+     * cli runs a verb of the binary on the server's database, e.g.
+     * cli(['user', 'set-role', '--email', e, '--role', 'admin']), with
+     * `stdin` as its input; it resolves with the output, and rejects with
+     * it when the verb fails.
+     */
+    cli(verb, stdin = '') {
+      return new Promise((resolve, reject) => {
+        const p = spawn(gatehouseBinary(), [...verb, '--db', db], { stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        p.stdout.on('data', (d) => (out += d));
+        p.stderr.on('data', (d) => (out += d));
+        p.once('error', reject);
+        p.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`gatehouse ${verb.join(' ')}: exit ${code}\n${out}`))));
+        p.stdin.end(stdin);
+      });
+    },
     async stop() {
       if (proc.exitCode === null) proc.kill('SIGTERM');
       const { code, signal } = await exited;

@@ -9,6 +9,7 @@ import { NotFoundPage } from './pages/NotFound';
 import { SettingsPage } from './pages/Settings';
 import { AccountPage } from './pages/Account';
 import { SecurityPage } from './pages/Security';
+import { AdminPage } from './pages/Admin';
 import { ConfirmEmailPage, VerifyEmailPage } from './pages/EmailLinks';
 import { ForgotPasswordPage, ResetPasswordPage } from './pages/PasswordReset';
 import { VerifyBanner } from './VerifyBanner';
@@ -123,6 +124,13 @@ export function App() {
         </Protected>
       );
       break;
+    case '/admin':
+      page = (
+        <Protected>
+          <AdminPage />
+        </Protected>
+      );
+      break;
     case '/sessions':
       page = (
         <Protected>
@@ -152,6 +160,8 @@ export function App() {
               <Link to="/sessions">Sessions</Link>
               <Link to="/account">Account</Link>
               <Link to="/security">Security</Link>
+              {/* Only a hint: the admin API refuses anyone else (CONTRACT §9). */}
+              {user?.role === 'admin' && <Link to="/admin">Admin</Link>}
             </>
           ) : status === 'unauthenticated' ? (
             <>

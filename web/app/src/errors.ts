@@ -19,6 +19,12 @@ export function describe(err: unknown): string {
       return 'The server is busy. Please try again in a moment.';
     case 'forbidden':
       return 'You are not allowed to do that.';
+    case 'user_disabled':
+      return 'This account has been disabled by an administrator. Contact them to have it enabled again.';
+    case 'last_admin':
+      return 'This is the last administrator: make someone else an administrator first.';
+    case 'not_found':
+      return 'It no longer exists: it may have been deleted meanwhile.';
     case 'mfa_code_invalid':
       return 'That code is not valid. Please try again.';
     case 'mfa_token_invalid':

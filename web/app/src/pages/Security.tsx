@@ -1,7 +1,8 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import QRCode from 'qrcode';
 import type { TotpEnrollment } from '@gatehouse/client';
-import { useAuth, useConfirmTotp, useDisableTotp, useEnrollTotp, useMfaStatus, useRegenerateRecoveryCodes } from '@gatehouse/react';
+import { useAuth, useConfirmTotp, useMyEvents, useDisableTotp, useEnrollTotp, useMfaStatus, useRegenerateRecoveryCodes } from '@gatehouse/react';
+import { EventList } from '../activity';
 import { describe } from '../errors';
 import { usePageTitle } from '../hooks';
 import { PasskeysSection } from '../Passkeys';
@@ -72,7 +73,41 @@ export function SecurityPage() {
         />
       )}
       <PasskeysSection onChanged={(message) => changed(message, codes)} />
+      <SecurityActivity />
     </section>
+  );
+}
+
+/**
+ * SecurityActivity lists the account's own security events (GET
+ * /api/auth/events): sign-ins and failed attempts, password and factor
+ * changes, with when, from which address and which device, so that a
+ * person can spot what they did not do.
+ */
+function SecurityActivity() {
+  const mine = useMyEvents(10);
+  return (
+    <>
+      <h2 id="activity-title">Recent security activity</h2>
+      {mine.error && (
+        <p className="error" role="alert">
+          {describe(mine.error)}
+        </p>
+      )}
+      {!mine.events && !mine.error && (
+        <p className="loading" role="status">
+          Loading…
+        </p>
+      )}
+      {mine.events && <EventList events={mine.events} label="Recent security activity" testId="security-activity" />}
+      {mine.hasMore && (
+        <div className="actions">
+          <button type="button" className="secondary" disabled={mine.pending} onClick={mine.more}>
+            Show older activity
+          </button>
+        </div>
+      )}
+    </>
   );
 }
 

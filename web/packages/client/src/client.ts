@@ -1,4 +1,5 @@
 import { Account } from './account.js';
+import { Admin, myEvents, type EventPage, type EventQuery } from './admin.js';
 import { AuthError, asAuthError, type AuthErrorCode } from './errors.js';
 import { signInWith, type GrantDeps } from './grant.js';
 import { validateSession } from './startup.js';
@@ -57,6 +58,8 @@ export type {
 export class AuthClient {
   readonly baseUrl: string;
   readonly storage: StorageStrategy;
+  /** The admin API (CONTRACT §9), for a signed-in admin: see {@link Admin}. */
+  readonly admin: Admin;
 
   private readonly session: Session;
   private readonly wire: Wire;
@@ -148,6 +151,7 @@ export class AuthClient {
     };
     this.passkeys = new Passkeys(this.grants);
     this.mfa = new Mfa(this.grants, this.passkeys);
+    this.admin = new Admin((p, i) => this.fetch(p, i));
 
     this.subscribe = this.subscribe.bind(this);
     this.getSnapshot = this.getSnapshot.bind(this);
@@ -316,6 +320,9 @@ export class AuthClient {
   loginWithPasskey = (signal?: AbortSignal): Promise<User> => this.passkeys.loginWithPasskey(signal);
   conditionalPasskeyLogin = (signal?: AbortSignal): Promise<User | null> => this.passkeys.conditionalPasskeyLogin(signal);
 
+  /** myEvents returns a page of the signed-in user's own security events, newest first (login, password and factor changes, …). */
+  myEvents = (q?: Omit<EventQuery, 'userId' | 'type'>): Promise<EventPage> => myEvents((p, i) => this.fetch(p, i), q);
+
   // ---- bearer requests ---------------------------------------------------
 
   /**
@@ -369,13 +376,14 @@ export class AuthClient {
    * null when the request must not be replayed. It refreshes only for
    * `token_expired` and only when `sentToken` is still the current token
    * (otherwise another request has refreshed already and its token is
-   * returned). `session_revoked` ends the session here. For adapters
+   * returned). `session_revoked` (and `user_disabled`: an admin locked the
+   * account, CONTRACT §9) ends the session here. For adapters
    * (axios, RTK Query); {@link AuthClient.fetch} uses it.
    */
   async handleUnauthorized(sentToken: string | null, code: AuthErrorCode | null): Promise<string | null> {
     const cur = this.session.tokens;
     if (!sentToken || !cur) return null;
-    if (code === 'session_revoked') {
+    if (code === 'session_revoked' || code === 'user_disabled') {
       if (cur.accessToken === sentToken) this.session.endSession(new AuthError(401, code, 'the session was ended'), true);
       return null;
     }

@@ -1,23 +1,20 @@
-/** A field problem of a 422 `validation_failed` answer. */
-export interface FieldError {
-  field: string;
-  message: string;
-}
+import type { FieldError, ProblemBody } from './schema.js';
 
-/** An RFC 9457 problem document as Gatehouse sends it. */
-export interface Problem {
-  type?: string;
-  title?: string;
-  status?: number;
-  detail?: string;
+export type { FieldError };
+
+/**
+ * An RFC 9457 problem document as Gatehouse sends it (the description's
+ * Problem), read defensively: every member may be missing, `code` is one
+ * of {@link AuthErrorCode}, and a newer server may add members.
+ */
+export type Problem = Partial<Omit<ProblemBody, 'code'>> & {
   code?: AuthErrorCode;
-  errors?: FieldError[];
   [extension: string]: unknown;
-}
+};
 
 /**
  * ServerErrorCode is a `code` Gatehouse puts in its problem+json answers
- * (httpapi/problem.go and CONTRACT §2, §4, §5, §7, §8).
+ * (httpapi/problem.go and CONTRACT §2, §4, §5, §7, §8, §9).
  */
 export type ServerErrorCode =
   | 'validation_failed'
@@ -54,7 +51,10 @@ export type ServerErrorCode =
   | 'mfa_token_invalid'
   | 'already_enrolled'
   | 'insufficient_user_authentication'
-  | 'passkey_invalid';
+  | 'passkey_invalid'
+  // Operators (CONTRACT §9).
+  | 'user_disabled'
+  | 'last_admin';
 
 /**
  * ClientErrorCode is a `code` the client makes up itself: no answer

@@ -9,9 +9,12 @@ export type {
   LockManagerLike,
   SignOutReason,
   StorageStrategy,
+  Role,
   Tokens,
   User,
 } from './types.js';
+export { Admin } from './admin.js';
+export type { AdminUser, AdminUserPage, AdminUserPatch, AuditEvent, EventPage, EventQuery, UserSearch, UserSession } from './admin.js';
 export { takeTokenFromFragment } from './account.js';
 export type { AddressBar } from './account.js';
 export { AuthError, MfaRequiredError, StepUpRequiredError } from './errors.js';

@@ -1,21 +1,12 @@
 import { AuthError } from './errors.js';
 import { adoptAccessToken, signInWith, type GrantDeps } from './grant.js';
+import type { MfaStatus, TotpEnrollment } from './schema.js';
 import type { TokenResponse, User } from './types.js';
 import type { Passkeys } from './passkeys.js';
 import { errorFromResponse, readJSON, sendJSON } from './wire.js';
 
-/** MfaStatus is GET /api/auth/mfa: the signed-in user's second factors. */
-export interface MfaStatus {
-  totp: boolean;
-  recovery_codes_left: number;
-  passkeys: number;
-}
-
-/** TotpEnrollment is a started TOTP enrolment: the shared secret (base32) and its otpauth:// URI for a QR code. */
-export interface TotpEnrollment {
-  secret: string;
-  otpauth_uri: string;
-}
+/** MfaStatus is GET /api/auth/mfa: the signed-in user's second factors. TotpEnrollment is a started TOTP enrolment. */
+export type { MfaStatus, TotpEnrollment } from './schema.js';
 
 /**
  * SecondFactor is what proves the second factor: an authenticator app's

@@ -1,19 +1,12 @@
 import { AuthError } from './errors.js';
 import { signInWith, type GrantDeps } from './grant.js';
+import type { Passkey } from './schema.js';
 import type { User } from './types.js';
 import { conditionalMediationAvailable, createCredential, getCredential, requireWebAuthn, type WebAuthnJSON } from './webauthn.js';
 import { badResponse, errorFromResponse, readJSON, sendJSON } from './wire.js';
 
-/** Passkey is a passkey of the signed-in user, as GET /api/auth/passkeys lists it. */
-export interface Passkey {
-  id: string;
-  name: string;
-  created_at: string;
-  /** When it last signed in or stepped up; null if never. */
-  last_used_at: string | null;
-  /** Whether the authenticator backs it up to the user's other devices (the WebAuthn BS flag). */
-  synced: boolean;
-}
+/** Passkey is a passkey of the signed-in user, as GET /api/auth/passkeys lists it (the description's schema). */
+export type { Passkey } from './schema.js';
 
 /** PasskeyAnswer is what proves a passkey to POST /api/auth/mfa/verify: the challenge and the signed assertion. */
 export interface PasskeyAnswer {

@@ -1,5 +1,6 @@
 import type { AuthError } from './errors.js';
 import type { Acr } from './jwt.js';
+import type { TokenBody, User } from './schema.js';
 
 /**
  * Where the client keeps tokens.
@@ -32,15 +33,8 @@ export interface Tokens {
   sid: string | null;
 }
 
-/** A Gatehouse user (CONTRACT §2). */
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-  created_at: string;
-  /** Whether the user has proved they receive mail at `email` (CONTRACT §7); absent from servers older than that. */
-  email_verified?: boolean;
-}
+/** A Gatehouse user (CONTRACT §2) and their role: the description's schemas (schema.ts). */
+export type { Role, User } from './schema.js';
 
 /** AuthStatus is where start-up validation and the session stand. */
 export type AuthStatus = 'loading' | 'authenticated' | 'unauthenticated';
@@ -135,10 +129,8 @@ export interface AuthClientOptions {
   sessionHint?: boolean;
 }
 
-/** The token answer of login and refresh (CONTRACT §2, "Tokens"). */
-export interface TokenResponse {
-  access_token?: string;
-  token_type?: string;
-  expires_in?: number;
-  refresh_token?: string;
-}
+/**
+ * The token answer of login and refresh (CONTRACT §2, "Tokens"), every
+ * field optional: the client checks an answer rather than trusting it.
+ */
+export type TokenResponse = Partial<TokenBody>;

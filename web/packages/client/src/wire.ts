@@ -191,7 +191,7 @@ export async function errorFromResponse(res: Response): Promise<AuthError> {
   const code = typeof problem?.code === 'string' ? problem.code : (`http_${res.status}` as const);
   const message = (typeof problem?.detail === 'string' && problem.detail) || (typeof problem?.title === 'string' && problem.title) || `HTTP ${res.status}`;
   if (code === 'mfa_required' && problem && typeof problem.mfa_token === 'string') {
-    const methods = Array.isArray(problem.methods) ? problem.methods.filter((m): m is string => typeof m === 'string') : [];
+    const methods = Array.isArray(problem.methods) ? (problem.methods as unknown[]).filter((m): m is string => typeof m === 'string') : [];
     return new MfaRequiredError(res.status, message, problem, problem.mfa_token, methods);
   }
   if (code === 'insufficient_user_authentication') {

@@ -27,6 +27,8 @@ export {
   useRegenerateRecoveryCodes,
   useStepUp,
 } from './mfa.js';
+export { useAdminUser, useAdminUsers, useMyEvents } from './admin.js';
+export type { AdminUsers, MyEvents, UseAdminUser } from './admin.js';
 export { useConditionalPasskeyLogin, usePasskeyLogin, usePasskeys } from './passkeys.js';
 export type { ConditionalPasskeyLogin, UsePasskeys } from './passkeys.js';
 
@@ -155,4 +157,4 @@ export function returnPath(next: string | null | undefined, fallback = '/dashboa
   }
 }
 
-export type { Acr, AuthClient, AuthState, AuthStatus, MfaLogin, MfaStatus, Passkey, SecondFactor, TotpEnrollment, User } from '@gatehouse/client';
+export type { Acr, AdminUser, AuditEvent, AuthClient, AuthState, AuthStatus, MfaLogin, MfaStatus, AdminUserPage, EventPage, Passkey, Role, SecondFactor, TotpEnrollment, User, UserSession } from '@gatehouse/client';

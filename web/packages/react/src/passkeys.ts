@@ -36,8 +36,8 @@ export function usePasskeys(): UsePasskeys {
   return { list: listed, add, rename: renamed, remove: removed };
 }
 
-/** useReloading is the action, with the list loaded again once it succeeded. */
-function useReloading<A extends unknown[], T>(action: AuthAction<A, T>, reload: () => void): AuthAction<A, T> {
+/** useReloading is the action, with the list (or whatever reload loads) loaded again once it succeeded. */
+export function useReloading<A extends unknown[], T>(action: AuthAction<A, T>, reload: () => void): AuthAction<A, T> {
   return useMemo(() => {
     const runAsync = async (...args: A): Promise<T> => {
       const out = await action.runAsync(...args);
