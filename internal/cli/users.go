@@ -65,6 +65,21 @@ func (u *userCommand) open(ctx context.Context, stderr io.Writer) (*gatehouse.Ad
 	return gh.Service().Operator(), func() { gh.Close() }, nil
 }
 
+// openUser opens the database and finds the user of --email; errors are
+// said as the operator should read them.
+func (u *userCommand) openUser(ctx context.Context, stderr io.Writer) (*gatehouse.Admin, *gatehouse.AdminUser, func(), error) {
+	adm, closeDB, err := u.open(ctx, stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	au, err := adm.UserByEmail(ctx, *u.email)
+	if err != nil {
+		closeDB()
+		return nil, nil, nil, u.fail(err)
+	}
+	return adm, au, closeDB, nil
+}
+
 // fail says err as the operator should read it.
 func (u *userCommand) fail(err error) error {
 	if errors.Is(err, gatehouse.ErrNotFound) && u.email != nil {
@@ -145,15 +160,11 @@ func userShow(ctx context.Context, args []string, getenv func(string) string, st
 	if done, err := u.parse(args, getenv, stdout); done || err != nil {
 		return err
 	}
-	adm, closeDB, err := u.open(ctx, stderr)
+	adm, au, closeDB, err := u.openUser(ctx, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	au, err := adm.UserByEmail(ctx, *u.email)
-	if err != nil {
-		return u.fail(err)
-	}
 	sessions, err := adm.Sessions(ctx, au.ID)
 	if err != nil {
 		return u.fail(err)
@@ -260,15 +271,11 @@ func userUpdate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := check(); err != nil {
 		return err
 	}
-	adm, closeDB, err := u.open(ctx, stderr)
+	adm, au, closeDB, err := u.openUser(ctx, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	au, err := adm.UserByEmail(ctx, *u.email)
-	if err != nil {
-		return u.fail(err)
-	}
 	after, err := adm.UpdateUser(ctx, au.ID, change(*au))
 	if err != nil {
 		return u.fail(err)
@@ -290,15 +297,11 @@ func userDelete(ctx context.Context, args []string, getenv func(string) string, 
 	if !*yes {
 		return fmt.Errorf("gatehouse %s: deleting %s cannot be undone: add --yes to confirm", u.name, *u.email)
 	}
-	adm, closeDB, err := u.open(ctx, stderr)
+	adm, au, closeDB, err := u.openUser(ctx, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	au, err := adm.UserByEmail(ctx, *u.email)
-	if err != nil {
-		return u.fail(err)
-	}
 	if err := adm.DeleteUser(ctx, au.ID); err != nil {
 		return u.fail(err)
 	}
