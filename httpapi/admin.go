@@ -87,8 +87,9 @@ func adminOf(r *http.Request) *gatehouse.Admin {
 	return r.Context().Value(adminKey{}).(*gatehouse.Admin)
 }
 
-// pageQuery reads limit and cursor; the cursor's time and id go to key.
-func pageQuery(r *http.Request, verr *gatehouse.ValidationError) (limit int, at time.Time, id string, _ *gatehouse.ValidationError) {
+// pageQuery reads the limit and the cursor of a listing (posts, users,
+// events): the cursor's time and id, id "" when there is none.
+func pageQuery(r *http.Request) (limit int, at time.Time, id string, verr *gatehouse.ValidationError) {
 	q := r.URL.Query()
 	limit = defaultPageSize
 	if s := q.Get("limit"); s != "" {
@@ -116,7 +117,7 @@ func nextCursor(at time.Time, id string) *string {
 }
 
 func (a *api) handleAdminUsers(w http.ResponseWriter, r *http.Request, _ *gatehouse.AccessClaims) {
-	limit, at, id, verr := pageQuery(r, nil)
+	limit, at, id, verr := pageQuery(r)
 	q := r.URL.Query().Get("q")
 	if len(q) > 320 {
 		verr = verr.Add("q", "must be at most 320 characters")
@@ -217,7 +218,7 @@ func (a *api) handleAdminResetMFA(w http.ResponseWriter, r *http.Request, _ *gat
 }
 
 func (a *api) handleAdminEvents(w http.ResponseWriter, r *http.Request, _ *gatehouse.AccessClaims) {
-	limit, at, id, verr := pageQuery(r, nil)
+	limit, at, id, verr := pageQuery(r)
 	f := gatehouse.EventFilter{UserID: r.URL.Query().Get("user_id"), Type: r.URL.Query().Get("type")}
 	if f.UserID != "" && !gatehouse.ValidID(f.UserID) {
 		verr = verr.Add("user_id", "is not a user id")
@@ -232,7 +233,7 @@ func (a *api) handleAdminEvents(w http.ResponseWriter, r *http.Request, _ *gateh
 }
 
 func (a *api) handleMyEvents(w http.ResponseWriter, r *http.Request, c *gatehouse.AccessClaims) {
-	limit, at, id, verr := pageQuery(r, nil)
+	limit, at, id, verr := pageQuery(r)
 	if err := verr.Err(); err != nil {
 		a.writeError(w, r, err)
 		return

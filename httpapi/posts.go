@@ -39,24 +39,10 @@ func toPostJSON(p *gatehouse.Post) postJSON {
 const defaultPageSize = 20
 
 func (a *api) handleListPosts(w http.ResponseWriter, r *http.Request, c *gatehouse.AccessClaims) {
-	q := r.URL.Query()
-	var verr *gatehouse.ValidationError
-	limit := defaultPageSize
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			verr = verr.Add("limit", "must be a whole number from 1 to 100")
-		} else {
-			limit = min(n, gatehouse.MaxPageSize)
-		}
-	}
+	limit, at, id, verr := pageQuery(r)
 	var after *gatehouse.PostCursor
-	if s := q.Get("cursor"); s != "" {
-		cur, ok := decodeCursor(s)
-		if !ok {
-			verr = verr.Add("cursor", "is not a cursor this server returned")
-		}
-		after = cur
+	if id != "" {
+		after = &gatehouse.PostCursor{CreatedAt: at, ID: id}
 	}
 	if err := verr.Err(); err != nil {
 		a.writeError(w, r, err)
