@@ -61,11 +61,10 @@ func (a *Admin) Users(ctx context.Context, q string, after *UserCursor, limit in
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(us) <= limit {
+	us, last := trimPage(us, limit)
+	if last == nil {
 		return us, nil, nil
 	}
-	us = us[:limit]
-	last := us[len(us)-1]
 	return us, &UserCursor{CreatedAt: last.CreatedAt, ID: last.ID}, nil
 }
 

@@ -108,12 +108,22 @@ func (s *Service) events(ctx context.Context, f EventFilter, after *EventCursor,
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(evs) <= limit {
+	evs, last := trimPage(evs, limit)
+	if last == nil {
 		return evs, nil, nil
 	}
-	evs = evs[:limit]
-	last := evs[len(evs)-1]
 	return evs, &EventCursor{At: last.At, ID: last.ID}, nil
+}
+
+// trimPage cuts items, read with limit+1 to learn whether a next page
+// exists, to limit; it returns the last item kept when there is a next
+// page (its cursor), nil at the end.
+func trimPage[T any](items []T, limit int) ([]T, *T) {
+	if len(items) <= limit {
+		return items, nil
+	}
+	items = items[:limit]
+	return items, &items[limit-1]
 }
 
 // pageSize clamps a requested page size: 20 when unset, at most

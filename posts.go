@@ -60,11 +60,10 @@ func (s *Service) ListPosts(ctx context.Context, after *PostCursor, limit int) (
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(posts) <= limit {
+	posts, last := trimPage(posts, limit)
+	if last == nil {
 		return posts, nil, nil
 	}
-	posts = posts[:limit]
-	last := posts[limit-1]
 	return posts, &PostCursor{CreatedAt: last.CreatedAt, ID: last.ID}, nil
 }
 
