@@ -101,7 +101,14 @@ func (s *Service) accessToken(sess *Session, now time.Time) (string, error) {
 // ErrRefreshTokenInvalid, ErrRefreshTokenExpired, ErrRefreshTokenReused
 // (and then the session is revoked) or ErrSessionRevoked.
 func (s *Service) Refresh(ctx context.Context, token string) (*Grant, error) {
-	parsed, sess, err := s.loadRefreshToken(ctx, token)
+	parsed, err := s.cfg.RefreshTokens.Parse(token)
+	if err != nil {
+		return nil, ErrRefreshTokenInvalid
+	}
+	if g, err, done := s.refreshCached(ctx, parsed); done {
+		return g, err
+	}
+	sess, err := s.loadSession(ctx, parsed)
 	if err != nil {
 		return nil, err
 	}
@@ -121,18 +128,12 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Grant, error) {
 		case parsed.Generation < sess.Generation:
 			return s.refreshRetired(ctx, sess, parsed.Generation, now)
 		}
-		idle := minTime(now.Add(s.cfg.RefreshTTL), sess.ExpiresAt)
-		rotated, err := s.store.RotateSession(ctx, sess.ID, sess.Generation, now, idle, now.Add(-s.cfg.ReuseGrace))
-		if err != nil {
-			return nil, err
+		rotated, err := s.rotate(ctx, sess.ID, sess.Generation, sess.ExpiresAt, now)
+		if err != nil || rotated != nil {
+			return rotated, err
 		}
-		if rotated {
-			sess.Generation++
-			sess.RotatedAt, sess.LastUsedAt, sess.IdleExpiresAt = now, now, idle
-			return s.grant(sess, sess.Generation, now)
-		}
-		// Another refresh of this token, or a revocation, won the race:
-		// read the session again and judge the token against what won.
+		// Another refresh of this token, a revocation or an expiry won the
+		// race: read the session again and judge the token against it.
 		if attempt > 0 {
 			return nil, fmt.Errorf("refresh: session %s changed twice under us", sess.ID)
 		}
@@ -140,6 +141,46 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Grant, error) {
 			return nil, err
 		}
 	}
+}
+
+// refreshCached is the common refresh, of the current token of a session
+// this instance knows, in one write: the session's secret and absolute
+// expiry never change, so the cache checks the token's MAC and expiry, and
+// the rotation's compare-and-swap checks the rest (current generation, not
+// revoked, not idle) in the database. The MAC is checked before anything
+// is written: a session id is public (it is in every access token), only
+// the MAC proves the token (RFC 9700 §4.14). It is done when it has the
+// answer; otherwise (a session not cached, a retired generation, a
+// revocation the cache has not heard of) Refresh reads the session and
+// judges it.
+func (s *Service) refreshCached(ctx context.Context, parsed *ParsedRefreshToken) (*Grant, error, bool) {
+	e, ok := s.guard.cached(parsed.SessionID)
+	if !ok {
+		return nil, nil, false
+	}
+	if !s.cfg.RefreshTokens.Verify(parsed, &Session{ID: parsed.SessionID, Secret: e.secret}) {
+		return nil, ErrRefreshTokenInvalid, true
+	}
+	if e.Revoked {
+		return nil, ErrSessionRevoked, true
+	}
+	now := s.now().UTC()
+	if !now.Before(e.ExpiresAt) {
+		return nil, ErrRefreshTokenExpired, true
+	}
+	g, err := s.rotate(ctx, parsed.SessionID, parsed.Generation, e.ExpiresAt, now)
+	return g, err, err != nil || g != nil
+}
+
+// rotate advances a session from generation from and grants its next
+// tokens; nil, nil when the store did not rotate.
+func (s *Service) rotate(ctx context.Context, id string, from int64, expiresAt, now time.Time) (*Grant, error) {
+	idle := minTime(now.Add(s.cfg.RefreshTTL), expiresAt)
+	sess, err := s.store.RotateSession(ctx, id, from, now, idle, now.Add(-s.cfg.ReuseGrace))
+	if err != nil || sess == nil {
+		return nil, err
+	}
+	return s.grant(sess, sess.Generation, now)
 }
 
 // refreshRetired handles a token that was rotated away: within the grace
@@ -172,17 +213,27 @@ func (s *Service) loadRefreshToken(ctx context.Context, token string) (*ParsedRe
 	if err != nil {
 		return nil, nil, ErrRefreshTokenInvalid
 	}
-	sess, err := s.store.Session(ctx, parsed.SessionID)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil, ErrRefreshTokenInvalid
-	}
+	sess, err := s.loadSession(ctx, parsed)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !s.cfg.RefreshTokens.Verify(parsed, sess) {
-		return nil, nil, ErrRefreshTokenInvalid
-	}
 	return parsed, sess, nil
+}
+
+// loadSession reads the session of a parsed token (caching it for the next
+// refresh) and checks the token's MAC.
+func (s *Service) loadSession(ctx context.Context, parsed *ParsedRefreshToken) (*Session, error) {
+	sess, err := s.guard.load(ctx, parsed.SessionID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrRefreshTokenInvalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !s.cfg.RefreshTokens.Verify(parsed, sess) {
+		return nil, ErrRefreshTokenInvalid
+	}
+	return sess, nil
 }
 
 // Logout ends the session of a refresh token. It is idempotent: a token

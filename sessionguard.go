@@ -24,7 +24,7 @@ type sessionGuard struct {
 	pollEvery time.Duration
 
 	mu      sync.RWMutex
-	entries map[string]SessionState
+	entries map[string]guarded
 
 	// epoch counts the revocations applied. A state loaded from the store
 	// while a revocation was being applied may be older than it, so it is
@@ -41,44 +41,69 @@ type sessionGuard struct {
 func newSessionGuard(store Store, log *slog.Logger, max int, pollEvery time.Duration) *sessionGuard {
 	return &sessionGuard{
 		store: store, log: log, max: max, pollEvery: pollEvery,
-		entries: make(map[string]SessionState), users: newUserCache(max), hub: newFeedHub(),
+		entries: make(map[string]guarded), users: newUserCache(max), hub: newFeedHub(),
 	}
+}
+
+// guarded is a cached session: its state, and its secret, which never
+// changes, so that a refresh checks a token's MAC without a read.
+type guarded struct {
+	SessionState
+	secret []byte
 }
 
 // state returns the state of a session, from the cache or the store.
 // It returns ErrNotFound for an unknown session.
 func (g *sessionGuard) state(ctx context.Context, id string) (SessionState, error) {
-	g.mu.RLock()
-	st, ok := g.entries[id]
-	g.mu.RUnlock()
-	if ok {
-		return st, nil
+	if e, ok := g.cached(id); ok {
+		return e.SessionState, nil
 	}
+	s, err := g.load(ctx, id)
+	if err != nil {
+		return SessionState{}, err
+	}
+	return stateOf(s), nil
+}
+
+// cached returns a session from the cache only.
+func (g *sessionGuard) cached(id string) (guarded, bool) {
+	g.mu.RLock()
+	e, ok := g.entries[id]
+	g.mu.RUnlock()
+	return e, ok
+}
+
+// load reads a session from the store and caches it. It returns ErrNotFound
+// for an unknown session.
+func (g *sessionGuard) load(ctx context.Context, id string) (*Session, error) {
 	if !ValidID(id) {
-		return SessionState{}, ErrNotFound
+		return nil, ErrNotFound
 	}
 	epoch := g.epoch.Load()
 	s, err := g.store.Session(ctx, id)
 	if err != nil {
-		return SessionState{}, err
+		return nil, err
 	}
-	st = SessionState{UserID: s.UserID, Revoked: s.Revoked(), ExpiresAt: s.ExpiresAt}
 	g.mu.Lock()
 	if g.epoch.Load() == epoch {
-		g.putLocked(id, st)
+		g.putLocked(id, guarded{stateOf(s), s.Secret})
 	}
 	g.mu.Unlock()
-	return st, nil
+	return s, nil
+}
+
+func stateOf(s *Session) SessionState {
+	return SessionState{UserID: s.UserID, Revoked: s.Revoked(), ExpiresAt: s.ExpiresAt}
 }
 
 // remember caches the state of a session this process just created.
 func (g *sessionGuard) remember(s *Session) {
 	g.mu.Lock()
-	g.putLocked(s.ID, SessionState{UserID: s.UserID, Revoked: s.Revoked(), ExpiresAt: s.ExpiresAt})
+	g.putLocked(s.ID, guarded{stateOf(s), s.Secret})
 	g.mu.Unlock()
 }
 
-func (g *sessionGuard) putLocked(id string, st SessionState) {
+func (g *sessionGuard) putLocked(id string, st guarded) {
 	if _, ok := g.entries[id]; !ok && len(g.entries) >= g.max {
 		// Evict an arbitrary entry (Go's map order is randomised): a miss
 		// costs one indexed read, so an exact LRU is not worth its locking.

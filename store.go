@@ -45,14 +45,16 @@ type Store interface {
 	// expired at now, newest first.
 	LiveSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
 	// RotateSession advances the session from generation from to from+1 if,
-	// and only if, from is still its current generation and it is not
-	// revoked: a compare-and-swap that the database serialises, so two
-	// concurrent rotations of one token make exactly one successor. It sets
-	// RotatedAt and LastUsedAt to now and IdleExpiresAt to idleExpiresAt,
-	// records that generation from retired at now, and forgets the
-	// retirements of this session older than forgetBefore. It reports
-	// whether it rotated; false means another rotation or a revocation won.
-	RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt, forgetBefore time.Time) (bool, error)
+	// and only if, from is still its current generation and the session is
+	// live at now (not revoked, neither expiry passed): a compare-and-swap
+	// that the database serialises, so two concurrent rotations of one
+	// token make exactly one successor. It sets RotatedAt and LastUsedAt to
+	// now and IdleExpiresAt to idleExpiresAt, records that generation from
+	// retired at now, and forgets the retirements of this session older
+	// than forgetBefore. It returns the session as it is after the
+	// rotation, or nil when it did not rotate: another rotation, a
+	// revocation or an expiry won.
+	RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt, forgetBefore time.Time) (*Session, error)
 	// RetiredAt returns when a generation of a session was retired, or
 	// ErrNotFound when that is not (or no longer) recorded.
 	RetiredAt(ctx context.Context, sessionID string, generation int64) (time.Time, error)

@@ -122,8 +122,8 @@ func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) 
 const rotate = `WITH rotated AS (
         UPDATE sessions
         SET generation = generation + 1, rotated_at = $3, last_used_at = $3, idle_expires_at = $4
-        WHERE id = $1 AND generation = $2 AND revoked_at IS NULL
-        RETURNING id
+        WHERE id = $1 AND generation = $2 AND revoked_at IS NULL AND expires_at > $3 AND idle_expires_at > $3
+        RETURNING ` + sessionColumns + `
     ), retire AS (
         INSERT INTO retired_tokens (session_id, generation, retired_at)
         SELECT id, $2, $3 FROM rotated
@@ -132,31 +132,36 @@ const rotate = `WITH rotated AS (
         DELETE FROM retired_tokens
         WHERE session_id IN (SELECT id FROM rotated) AND generation <> $2 AND retired_at < $5
     )
-    SELECT count(*) FROM rotated`
+    SELECT ` + sessionColumns + ` FROM rotated`
 
 // RotateSession advances the session from generation from to from+1 if,
-// and only if, from is still its current generation and it is not revoked
-// (see rotate for how the database serialises it). It records that from
-// retired at now, forgets this session's retirements older than
-// forgetBefore, and reports whether it rotated. The error wraps
-// [gatehouse.ErrNotFound] if there is no such session.
-func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt, forgetBefore time.Time) (bool, error) {
+// and only if, from is still its current generation and the session is
+// live at now (not revoked, not expired); see rotate for how the database
+// serialises it. It records that from retired at now, forgets this
+// session's retirements older than forgetBefore, and returns the session
+// as it is after the rotation, or nil when it did not rotate. The error
+// wraps [gatehouse.ErrNotFound] if there is no such session.
+func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt, forgetBefore time.Time) (*gatehouse.Session, error) {
 	if hasNUL(id) {
-		return false, notFound("session", id)
+		return nil, notFound("session", id)
 	}
-	rotated := false
+	var rotated *gatehouse.Session
 	err := s.write(ctx, "rotate session", func(ctx context.Context, q dbtx) error {
-		var n int
-		if err := q.QueryRow(ctx, rotate, id, from, now, idleExpiresAt, forgetBefore).Scan(&n); err != nil {
+		rotated = nil
+		sess, err := scanSession(q.QueryRow(ctx, rotate, id, from, now, idleExpiresAt, forgetBefore))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return unchangedUnless(sessionExists(ctx, q, id))
+		}
+		if err != nil {
 			return err
 		}
-		rotated = n == 1
-		if rotated {
-			return nil
-		}
-		return unchangedUnless(sessionExists(ctx, q, id))
+		rotated = &sess
+		return nil
 	})
-	return rotated && err == nil, err // after an error, nothing changed
+	if err != nil {
+		return nil, err // after an error, nothing changed
+	}
+	return rotated, nil
 }
 
 type querier interface {

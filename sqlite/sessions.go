@@ -119,26 +119,31 @@ func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) 
 }
 
 // RotateSession advances the session from generation from to from+1 if,
-// and only if, from is still its current generation and it is not revoked.
-// The UPDATE's WHERE clause is the compare-and-swap; the single writer and
-// BEGIN IMMEDIATE serialise it against every other writer, in this process
-// or another, so concurrent rotations of one token make exactly one
-// successor (RFC 9700 §4.14.2: a refresh token is used once), also when
-// they share a group commit (group.go). It records
-// that from retired at now, forgets this session's retirements older than
-// forgetBefore, and reports whether it rotated. The error wraps
+// and only if, from is still its current generation and the session is
+// live at now (not revoked, not expired). The UPDATE's WHERE clause is the
+// compare-and-swap; the single writer and BEGIN IMMEDIATE serialise it
+// against every other writer, in this process or another, so concurrent
+// rotations of one token make exactly one successor (RFC 9700 §4.14.2: a
+// refresh token is used once), also when they share a group commit
+// (group.go). It records that from retired at now, forgets this session's
+// retirements older than forgetBefore, and returns the session as it is
+// after the rotation, or nil when it did not rotate. The error wraps
 // [gatehouse.ErrNotFound] if there is no such session.
-func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt, forgetBefore time.Time) (bool, error) {
-	rotated := false
+func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt, forgetBefore time.Time) (*gatehouse.Session, error) {
+	var rotated *gatehouse.Session
 	err := s.groupTx(ctx, "rotate session", func(ctx context.Context, tx *sql.Tx) error {
-		rotated = false
+		rotated = nil
 		t := now.UnixMicro()
-		swapped, err := updateSession(ctx, tx, id, `UPDATE sessions
+		sess, err := scanSession(tx.QueryRowContext(ctx, `UPDATE sessions
             SET generation = generation + 1, rotated_at = ?, last_used_at = ?, idle_expires_at = ?
-            WHERE id = ? AND generation = ? AND revoked_at IS NULL`,
-			t, t, idleExpiresAt.UnixMicro(), id, from)
-		if !swapped {
-			return unchangedUnless(err)
+            WHERE id = ? AND generation = ? AND `+liveAt+`
+            RETURNING `+sessionColumns,
+			t, t, idleExpiresAt.UnixMicro(), id, from, t, t))
+		if errors.Is(err, sql.ErrNoRows) {
+			return unchangedUnless(sessionExists(ctx, tx, id))
+		}
+		if err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO retired_tokens (session_id, generation, retired_at)
             VALUES (?, ?, ?)
@@ -150,10 +155,13 @@ func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, i
 			id, forgetBefore.UnixMicro()); err != nil {
 			return err
 		}
-		rotated = true
+		rotated = &sess
 		return nil
 	})
-	return rotated && err == nil, err // after an error, nothing changed
+	if err != nil {
+		return nil, err // after an error, nothing changed
+	}
+	return rotated, nil
 }
 
 // updateSession runs a conditional UPDATE of session id and reports

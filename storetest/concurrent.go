@@ -66,7 +66,7 @@ func MixedWrites(t *testing.T, st gatehouse.Store, withFailures bool, around fun
 		writes []func() result
 		rotate = func(id string) func() result {
 			return func() result {
-				ok, err := st.RotateSession(ctx, id, 1, now, idle, forget)
+				ok, err := Rotated(st.RotateSession(ctx, id, 1, now, idle, forget))
 				return result{ok, err}
 			}
 		}

@@ -41,7 +41,7 @@ func testPrune(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		from int64
 		at   time.Time
 	}{{1, at(1 * time.Hour)}, {2, at(9 * time.Hour)}} {
-		if ok, err := st.RotateSession(ctx, live.ID, r.from, r.at, at(11*time.Hour), at(-time.Hour)); !ok || err != nil {
+		if ok, err := Rotated(st.RotateSession(ctx, live.ID, r.from, r.at, at(11*time.Hour), at(-time.Hour))); !ok || err != nil {
 			t.Fatalf("RotateSession = %v, %v", ok, err)
 		}
 	}

@@ -88,7 +88,7 @@ func testSessions(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		if ok {
 			t.Errorf("RevokeSession(unknown) reported a revocation")
 		}
-		ok, err = st.RotateSession(ctx, unknown, 1, base, at(time.Hour), base)
+		ok, err = Rotated(st.RotateSession(ctx, unknown, 1, base, at(time.Hour), base))
 		wantErr(t, "RotateSession(unknown)", err, gatehouse.ErrNotFound)
 		if ok {
 			t.Errorf("RotateSession(unknown) reported a rotation")
@@ -157,16 +157,20 @@ func testRotate(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		t.Parallel()
 		st := open(t)
 		u := mustCreateUser(t, st, "u")
-		s := mustCreateSession(t, st, newSession(u.ID, base))
+		stepped := newSession(u.ID, base)
+		stepped.ACR, stepped.AMR = gatehouse.AAL2, []string{"pwd", "otp", "mfa"}
+		s := mustCreateSession(t, st, stepped)
 		now, idle := at(time.Minute), at(time.Minute+time.Hour)
 
-		ok, err := st.RotateSession(ctx, s.ID, 1, now, idle, now.Add(-10*time.Second))
-		if err != nil || !ok {
-			t.Fatalf("RotateSession(1) = %v, %v; want true", ok, err)
+		rotated, err := st.RotateSession(ctx, s.ID, 1, now, idle, now.Add(-10*time.Second))
+		if err != nil || rotated == nil {
+			t.Fatalf("RotateSession(1) = %v, %v; want the rotated session", rotated, err)
 		}
 		want := *s
 		want.Generation, want.RotatedAt, want.LastUsedAt, want.IdleExpiresAt = 2, now, now, idle
+		wantSession(t, rotated, &want) // what it returns is what it stored
 		wantSession(t, mustSession(t, st, s.ID), &want)
+		ok := false
 		retired, err := st.RetiredAt(ctx, s.ID, 1)
 		if err != nil {
 			t.Fatalf("RetiredAt(1): %v", err)
@@ -176,7 +180,7 @@ func testRotate(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		wantErr(t, "RetiredAt(current generation)", err, gatehouse.ErrNotFound)
 
 		// The same token again: the swap must fail and change nothing.
-		ok, err = st.RotateSession(ctx, s.ID, 1, at(2*time.Minute), at(3*time.Hour), at(2*time.Minute))
+		ok, err = Rotated(st.RotateSession(ctx, s.ID, 1, at(2*time.Minute), at(3*time.Hour), at(2*time.Minute)))
 		if err != nil || ok {
 			t.Fatalf("second RotateSession(1) = %v, %v; want false, nil", ok, err)
 		}
@@ -188,9 +192,25 @@ func testRotate(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		wantTime(t, "RetiredAt(1) after a lost swap", retired, now)
 
 		// A generation that was never issued does not rotate either.
-		if ok, err := st.RotateSession(ctx, s.ID, 5, now, idle, now); ok || err != nil {
+		if ok, err := Rotated(st.RotateSession(ctx, s.ID, 5, now, idle, now)); ok || err != nil {
 			t.Errorf("RotateSession(5) = %v, %v; want false, nil", ok, err)
 		}
+	})
+
+	// A session past either expiry does not rotate, whatever its
+	// generation: the swap also checks that the session is live at now.
+	t.Run("Expired", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		u := mustCreateUser(t, st, "u")
+		s := mustCreateSession(t, st, newSession(u.ID, base)) // idle until base+1h
+		for _, now := range []time.Time{s.IdleExpiresAt, s.ExpiresAt.Add(time.Second)} {
+			rotated, err := st.RotateSession(ctx, s.ID, 1, now, now.Add(time.Hour), now)
+			if err != nil || rotated != nil {
+				t.Errorf("RotateSession at %v = %v, %v; want nil, nil", now.Sub(base), rotated, err)
+			}
+		}
+		wantSession(t, mustSession(t, st, s.ID), s)
 	})
 
 	t.Run("Concurrent", func(t *testing.T) {
@@ -210,7 +230,7 @@ func testRotate(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 			for i := range racers {
 				wg.Go(func() {
 					<-start
-					wins[i], errs[i] = st.RotateSession(ctx, s.ID, from, now, now.Add(time.Hour), now.Add(-time.Minute))
+					wins[i], errs[i] = Rotated(st.RotateSession(ctx, s.ID, from, now, now.Add(time.Hour), now.Add(-time.Minute)))
 				})
 			}
 			close(start)
@@ -246,7 +266,7 @@ func testRotate(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		bystander := mustCreateSession(t, st, newSession(u.ID, base))
 		rotate := func(id string, from int64, now, forgetBefore time.Time) {
 			t.Helper()
-			if ok, err := st.RotateSession(ctx, id, from, now, now.Add(time.Hour), forgetBefore); !ok || err != nil {
+			if ok, err := Rotated(st.RotateSession(ctx, id, from, now, now.Add(time.Hour), forgetBefore)); !ok || err != nil {
 				t.Fatalf("RotateSession(%d) = %v, %v", from, ok, err)
 			}
 		}
@@ -280,7 +300,7 @@ func testRotate(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		if ok, err := st.RevokeSession(ctx, s.ID, gatehouse.ReasonReuse, at(time.Second)); !ok || err != nil {
 			t.Fatalf("RevokeSession = %v, %v", ok, err)
 		}
-		ok, err := st.RotateSession(ctx, s.ID, 1, at(2*time.Second), at(time.Hour), base)
+		ok, err := Rotated(st.RotateSession(ctx, s.ID, 1, at(2*time.Second), at(time.Hour), base))
 		if ok || err != nil {
 			t.Errorf("RotateSession of a revoked session = %v, %v; want false, nil", ok, err)
 		}
@@ -292,3 +312,7 @@ func testRotate(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		wantErr(t, "RetiredAt after a refused rotation", err, gatehouse.ErrNotFound)
 	})
 }
+
+// Rotated turns RotateSession's answer into whether it rotated, for tests
+// that only ask that.
+func Rotated(s *gatehouse.Session, err error) (bool, error) { return s != nil, err }
