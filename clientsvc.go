@@ -48,7 +48,9 @@ func (s *Service) CreateClient(ctx context.Context, name string, scopes []string
 	if len(clean) == 0 {
 		return nil, "", Invalid("scope", "at least one is required: "+strings.Join(knownScopes, ", "))
 	}
-	// 256 random bits each (RFC 6749 §10.10).
+	// The id names the client and is not a secret: 96 random bits keep ids
+	// from colliding. The secret has 256 random bits, beyond the 2^-128
+	// guessing odds RFC 6749 §10.10 asks of generated credentials.
 	id := "gh_" + base64.RawURLEncoding.EncodeToString(RandomBytes(12))
 	secret := "gh_secret_" + base64.RawURLEncoding.EncodeToString(RandomBytes(32))
 	c := &ServiceClient{ID: id, Name: name, SecretHash: clientSecretHash(secret), Scopes: clean, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
