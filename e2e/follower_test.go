@@ -17,8 +17,9 @@ import (
 
 // Remote verification with real processes (CONTRACT §10): the
 // resource-server example follows Gatehouse's revocation feed and refuses
-// a revoked session's access tokens within a second, through a kill -9 of
-// Gatehouse too.
+// a revoked session's access tokens within a second (a logout, a logout
+// everywhere, a detected reuse, an administrator's disable or deletion),
+// through a kill -9 of Gatehouse too.
 
 var (
 	rsOnce sync.Once
@@ -151,6 +152,26 @@ func TestResourceServerFollowsTheFeed(t *testing.T) {
 	c.refresh(d.Refresh).wantProblem(t, 401, "refresh_token_reused")
 	refusedWithin(t, rs, next.Access, time.Now())
 
+	// An administrator disables a user, and deletes another: every session
+	// of theirs ends, through the feed.
+	_, admin := newAdmin(t, &instance{URL: g.url, DB: db}, "rs-admin")
+	_, f := c.newUser("rs-disabled")
+	if code := hello(t, rs, f.Access); code != 200 {
+		t.Fatalf("a live token before the disable: %d", code)
+	}
+	if r := c.do("PATCH", "/api/admin/users/"+f.UserID, map[string]any{"disabled": true}, bearer(admin.Access)...); r.Status != 200 || r.obj(t)["disabled"] != true {
+		t.Fatalf("disable: %s", r)
+	}
+	refusedWithin(t, rs, f.Access, time.Now())
+	_, h := c.newUser("rs-deleted")
+	if code := hello(t, rs, h.Access); code != 200 {
+		t.Fatalf("a live token before the deletion: %d", code)
+	}
+	if r := c.do("DELETE", "/api/admin/users/"+h.UserID, nil, bearer(admin.Access)...); r.Status != 204 {
+		t.Fatalf("delete: %s", r)
+	}
+	refusedWithin(t, rs, h.Access, time.Now())
+
 	// kill -9 of Gatehouse while the follower waits, and a restart on the
 	// same address: a revocation after the restart still arrives.
 	_, e := c.newUser("rs-restart")
@@ -171,7 +192,6 @@ func TestResourceServerFollowsTheFeed(t *testing.T) {
 		t.Fatalf("logout after the restart: %s", r)
 	}
 	refusedWithin(t, rs, e.Access, time.Now())
-
 }
 
 // Two instances on PostgreSQL: the resource server follows A's feed, the
