@@ -4,11 +4,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/apitest"
 )
 
 // Service clients, introspection and the revocation feed (CONTRACT §10),
@@ -279,5 +283,151 @@ func TestRevocationFeedAcrossInstances(t *testing.T) {
 	}
 	if d := time.Since(at); d > time.Second {
 		t.Fatalf("the follower on A learnt of B's logout after %v", d)
+	}
+}
+
+// Failed client authentications count like failed logins (CONTRACT §10,
+// OWASP ASVS 2.2.1): per client and address, and per client from any
+// address; past the limit even the right secret is answered 429, so that a
+// guesser learns nothing, while another client is not held up.
+func TestClientAuthenticationFailuresAreRateLimited(t *testing.T) {
+	t.Parallel()
+	form := "application/x-www-form-urlencoded"
+	grant := func(c *client, sc serviceClient) *response {
+		return c.do("POST", "/api/auth/token", "grant_type=client_credentials", "Content-Type", form, "Authorization", basic(sc))
+	}
+	limited := func(what string, r *response) {
+		t.Helper()
+		if r.Status != 429 || r.str(t, "error") != "rate_limited" {
+			t.Fatalf("%s: %s", what, r)
+		}
+		if n, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || n < 1 {
+			t.Fatalf("%s: Retry-After %q", what, r.Header.Get("Retry-After"))
+		}
+	}
+
+	// Per client and address: three failures, then 429 on both routes
+	// that take a secret.
+	g := startGatehouse(t, "--login-limit", "3/1h", "--account-limit", "0")
+	c := newClient(t, g)
+	svc := createClient(t, g, "guessed", "introspect", "revocations")
+	other := createClient(t, g, "bystander", "revocations")
+	wrong := serviceClient{svc.id, svc.secret + "x"}
+	for i := range 3 {
+		if r := grant(c, wrong); r.Status != 401 || r.str(t, "error") != "invalid_client" {
+			t.Fatalf("wrong secret %d: %s", i+1, r)
+		}
+	}
+	limited("a fourth wrong secret", grant(c, wrong))
+	limited("the right secret past the limit", grant(c, svc))
+	limited("introspection past the limit", c.do("POST", "/api/auth/introspect", "token=x", "Content-Type", form, "Authorization", basic(svc)))
+	if r := grant(c, other); r.Status != 200 {
+		t.Fatalf("another client from the same address: %s", r)
+	}
+	// Introspection's failures count too, against the same counter.
+	bystanderWrong := serviceClient{other.id, other.secret + "x"}
+	for i := range 3 {
+		r := c.do("POST", "/api/auth/introspect", "token=x", "Content-Type", form, "Authorization", basic(bystanderWrong))
+		if r.Status != 401 || r.str(t, "error") != "invalid_client" {
+			t.Fatalf("introspection with a wrong secret %d: %s", i+1, r)
+		}
+	}
+	limited("the token endpoint after failed introspections", grant(c, other))
+
+	// Per client from any address: each failure from a new address.
+	g = startGatehouse(t, "--login-limit", "0", "--account-limit", "3/1h")
+	svc = createClient(t, g, "spread", "revocations")
+	wrong = serviceClient{svc.id, svc.secret + "x"}
+	from := func(i int) *client {
+		hc := clientFrom(fmt.Sprintf("127.0.0.%d", i+2))
+		return &client{t: t, base: g.URL, hc: &http.Client{Timeout: hc.Timeout, Transport: apitest.Transport(t, apiSpec, hc.Transport)}}
+	}
+	for i := range 3 {
+		if r := grant(from(i), wrong); r.Status != 401 {
+			t.Fatalf("wrong secret from address %d: %s", i, r)
+		}
+	}
+	limited("a wrong secret from a fourth address", grant(from(3), wrong))
+}
+
+// TestIntrospectionOfEndedTokens: an expired token, and the tokens of a
+// user an administrator disabled or deleted, introspect as
+// {"active":false} and nothing more (RFC 7662 §2.2, CONTRACT §10); a live
+// answer carries acr and amr (RFC 8176) as the session earned them.
+func TestIntrospectionOfEndedTokens(t *testing.T) {
+	t.Parallel()
+	inactive := func(what string, m map[string]any) {
+		t.Helper()
+		if len(m) != 1 || m["active"] != false {
+			t.Fatalf("%s: %v, want only {\"active\":false}", what, m)
+		}
+	}
+	g := startGatehouse(t)
+	c := newClient(t, g)
+	svc := createClient(t, g, "api", "introspect")
+	_, admin := newAdmin(t, g, "introspect-admin")
+
+	// acr and amr, at aal1 and after a second factor.
+	_, u := c.newUser("introspect-amr")
+	if m := introspect(t, c, svc, u.Access); m["acr"] != "aal1" || fmt.Sprint(m["amr"]) != "[pwd]" {
+		t.Fatalf("password session: %v", m)
+	}
+	_, _, aal2 := enrolTOTP(t, c, u.Access)
+	m := introspect(t, c, svc, aal2)
+	if m["active"] != true || m["acr"] != "aal2" || fmt.Sprint(m["amr"]) != "[pwd otp mfa]" {
+		t.Fatalf("after a second factor: %v", m)
+	}
+	if m := introspect(t, c, svc, u.Refresh); m["active"] != true || m["acr"] != "aal2" || fmt.Sprint(m["amr"]) != "[pwd otp mfa]" {
+		t.Fatalf("the stepped-up session's refresh token: %v", m)
+	}
+
+	// A disabled user: access and refresh token; enabling again does not
+	// bring the ended session back.
+	_, d := c.newUser("introspect-disabled")
+	if m := introspect(t, c, svc, d.Access); m["active"] != true {
+		t.Fatalf("live: %v", m)
+	}
+	path := "/api/admin/users/" + d.UserID
+	if r := c.do("PATCH", path, map[string]any{"disabled": true}, bearer(admin.Access)...); r.Status != 200 {
+		t.Fatalf("disable: %s", r)
+	}
+	inactive("a disabled user's access token", introspect(t, c, svc, d.Access))
+	inactive("a disabled user's refresh token", introspect(t, c, svc, d.Refresh))
+	if r := c.do("PATCH", path, map[string]any{"disabled": false}, bearer(admin.Access)...); r.Status != 200 {
+		t.Fatalf("enable: %s", r)
+	}
+	inactive("the access token of a session ended by a disable, after the enable", introspect(t, c, svc, d.Access))
+
+	// A deleted user.
+	_, x := c.newUser("introspect-deleted")
+	if m := introspect(t, c, svc, x.Access); m["active"] != true {
+		t.Fatalf("live: %v", m)
+	}
+	if r := c.do("DELETE", "/api/admin/users/"+x.UserID, nil, bearer(admin.Access)...); r.Status != 204 {
+		t.Fatalf("delete: %s", r)
+	}
+	inactive("a deleted user's access token", introspect(t, c, svc, x.Access))
+	inactive("a deleted user's refresh token", introspect(t, c, svc, x.Refresh))
+
+	// Expiry: a 1 s access token, of a user and of a client. The session
+	// lives on, so its refresh token stays active.
+	g = startGatehouse(t, "--access-ttl", "1s")
+	c = newClient(t, g)
+	svc = createClient(t, g, "api", "introspect")
+	clientTok := svc.token(t, c, "") // first: it expires no later than the user's
+	_, e := c.newUser("introspect-expired")
+	exp := time.Unix(int64(claimsOf(t, e.Access)["exp"].(float64)), 0)
+	// Verifiers allow 5 s of clock skew (CONTRACT §3).
+	eventually(t, time.Until(exp)+7*time.Second, func() string {
+		if m := introspect(t, c, svc, e.Access); m["active"] != false {
+			return fmt.Sprintf("an expired access token is active: %v", m)
+		}
+		return ""
+	})
+	t.Logf("the expired access token introspects inactive %v after its exp", time.Since(exp).Round(100*time.Millisecond))
+	inactive("an expired access token", introspect(t, c, svc, e.Access))
+	inactive("an expired client token", introspect(t, c, svc, clientTok))
+	if m := introspect(t, c, svc, e.Refresh); m["active"] != true {
+		t.Fatalf("the refresh token of the live session: %v", m)
 	}
 }
