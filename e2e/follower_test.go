@@ -195,7 +195,7 @@ func TestResourceServerFollowsTheFeed(t *testing.T) {
 }
 
 // Two instances on PostgreSQL: the resource server follows A's feed, the
-// logout happens on B.
+// logout and an administrator's disable happen on B.
 func TestResourceServerFollowsAcrossInstances(t *testing.T) {
 	onlyOn(t, "postgres", "needs two instances on one database")
 	t.Parallel()
@@ -215,4 +215,15 @@ func TestResourceServerFollowsAcrossInstances(t *testing.T) {
 	}
 	cb.do("POST", "/api/auth/logout", map[string]string{"refresh_token": u.Refresh})
 	refusedWithin(t, rs, u.Access, time.Now())
+
+	// An administrator on B disables a user.
+	_, admin := newAdmin(t, b, "rs-pair-admin")
+	_, d := cb.newUser("rs-pair-disabled")
+	if code := hello(t, rs, d.Access); code != 200 {
+		t.Fatalf("a live token before the disable: %d", code)
+	}
+	if r := cb.do("PATCH", "/api/admin/users/"+d.UserID, map[string]any{"disabled": true}, bearer(admin.Access)...); r.Status != 200 {
+		t.Fatalf("disable: %s", r)
+	}
+	refusedWithin(t, rs, d.Access, time.Now())
 }
