@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,25 +18,37 @@ import (
 
 const passkeyTestOrigin = "http://localhost:8080"
 
-// newPasskeyService is a service with a relying party for
-// passkeyTestOrigin, on st, with a clock the test moves, and a user logged
-// in with a password (aal1, no factor yet).
-func newPasskeyService(t *testing.T, st gatehouse.Store) (*gatehouse.Service, *ghtest.Clock, *gatehouse.AccessClaims) {
+// newRelyingParty is the real relying party, for passkeyTestOrigin.
+func newRelyingParty(t *testing.T) gatehouse.RelyingParty {
 	t.Helper()
-	ctx := context.Background()
 	rp, err := passkey.New(passkey.Config{RPID: "localhost", Origins: []string{passkeyTestOrigin}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rp
+}
+
+// newPasskeyService is a service with the relying party rp on st, with a
+// clock the test moves, and a user logged in with a password (aal1, no
+// factor yet).
+func newPasskeyService(t *testing.T, st gatehouse.Store, rp gatehouse.RelyingParty) (*gatehouse.Service, *ghtest.Clock, *gatehouse.AccessClaims) {
+	t.Helper()
 	clock := ghtest.NewClock()
 	svc := newService(t, st, nil, func(c *gatehouse.Config) {
 		c.Now = clock.Now
 		c.Passkeys = rp
 	})
-	if _, err := svc.CreateUser(ctx, "passkey-rules@example.com", pw, ""); err != nil {
+	return svc, clock, passwordUser(t, svc, "passkey-rules@example.com")
+}
+
+// passwordUser creates a user and returns the claims of a password login.
+func passwordUser(t *testing.T, svc *gatehouse.Service, email string) *gatehouse.AccessClaims {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := svc.CreateUser(ctx, email, pw, ""); err != nil {
 		t.Fatal(err)
 	}
-	g, err := svc.Login(ctx, "passkey-rules@example.com", pw, gatehouse.ClientInfo{IP: "192.0.2.9"})
+	g, err := svc.Login(ctx, email, pw, gatehouse.ClientInfo{IP: "192.0.2.9"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +56,7 @@ func newPasskeyService(t *testing.T, st gatehouse.Store) (*gatehouse.Service, *g
 	if err != nil {
 		t.Fatal(err)
 	}
-	return svc, clock, c
+	return c
 }
 
 // passkeyStores runs f on an SQLite file and, when a test database is
@@ -75,7 +88,7 @@ func passkeyStores(t *testing.T, f func(t *testing.T, st gatehouse.Store)) {
 func TestPasskeyChallengeExpires(t *testing.T) {
 	passkeyStores(t, func(t *testing.T, st gatehouse.Store) {
 		ctx := context.Background()
-		svc, clock, c := newPasskeyService(t, st)
+		svc, clock, c := newPasskeyService(t, st, newRelyingParty(t))
 		auth := softauthn.New()
 		register := func(wait time.Duration) error {
 			t.Helper()
@@ -121,6 +134,61 @@ func TestPasskeyChallengeExpires(t *testing.T) {
 		}
 		if err := login(4*time.Minute + 50*time.Second); err != nil {
 			t.Fatalf("sign-in within 5 minutes: %v", err)
+		}
+	})
+}
+
+// countingRP counts the registration responses that reach the relying
+// party.
+type countingRP struct {
+	gatehouse.RelyingParty
+	finishes atomic.Int32
+}
+
+func (r *countingRP) FinishRegistration(u *gatehouse.User, existing []gatehouse.Passkey, session, credential []byte) (*gatehouse.Passkey, error) {
+	r.finishes.Add(1)
+	return r.RelyingParty.FinishRegistration(u, existing, session, credential)
+}
+
+// A registration challenge is its user's: another user who sends it is
+// refused by the service itself, before the relying party sees the
+// response (go-webauthn would refuse it too, on the user handle; this
+// checks the service does not lean on that alone).
+func TestPasskeyRegistrationChallengeIsTheUsers(t *testing.T) {
+	passkeyStores(t, func(t *testing.T, st gatehouse.Store) {
+		ctx := context.Background()
+		rp := &countingRP{RelyingParty: newRelyingParty(t)}
+		svc, _, a := newPasskeyService(t, st, rp)
+		b := passwordUser(t, svc, "passkey-intruder@example.com")
+		id, options, err := svc.PasskeyRegistrationOptions(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cred, err := softauthn.New().Register(options, passkeyTestOrigin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.RegisterPasskey(ctx, b, id, cred, ""); !errors.Is(err, gatehouse.ErrPasskeyInvalid) {
+			t.Fatalf("B with A's challenge: %v, want ErrPasskeyInvalid", err)
+		}
+		if n := rp.finishes.Load(); n != 0 {
+			t.Fatalf("the relying party saw %d responses to another user's challenge", n)
+		}
+		for _, c := range []*gatehouse.AccessClaims{a, b} {
+			if ps, err := svc.Passkeys(ctx, c); err != nil || len(ps) != 0 {
+				t.Fatalf("passkeys of %s: %v %v", c.Subject, ps, err)
+			}
+		}
+		// A's own registration reaches it and succeeds.
+		id, options, err = svc.PasskeyRegistrationOptions(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cred, err = softauthn.New().Register(options, passkeyTestOrigin); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.RegisterPasskey(ctx, a, id, cred, ""); err != nil || rp.finishes.Load() != 1 {
+			t.Fatalf("A's registration: %v (%d responses seen)", err, rp.finishes.Load())
 		}
 	})
 }
