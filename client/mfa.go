@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,7 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// Second factors (TOTP, recovery codes, step-up).
+// Second factors (TOTP, recovery codes, passkeys as a second step, step-up).
 //
 // A [Session.Login] of a user who has a second factor fails with an
 // [*Error] whose Code is "mfa_required" (errors.Is(err,
@@ -89,24 +90,36 @@ func (s *Session) RegenerateRecoveryCodes(ctx context.Context) ([]string, error)
 }
 
 // CompleteMFA answers the challenge of a login that failed with
-// "mfa_required" (pass [Error.MFAToken]) with a TOTP code or a recovery
-// code, and saves the new token pair as Login does.
+// "mfa_required" (pass [Error.MFAToken]) with a TOTP code, a recovery
+// code, or a passkey assertion, and saves the new token pair as Login
+// does. A passkey answer is the challenge_id of POST
+// /api/auth/passkeys/login/options and the credential the browser or
+// authenticator made for its options (PublicKeyCredential.toJSON(), as
+// JSON bytes) in ChallengeID and Credential.
 func (s *Session) CompleteMFA(ctx context.Context, mfaToken string, answer gatehouse.MFAAnswer) error {
-	return s.signIn(ctx, "/api/auth/mfa/verify", answerBody(answer, map[string]string{"mfa_token": mfaToken}))
+	return s.signIn(ctx, "/api/auth/mfa/verify", answerBody(answer, map[string]any{"mfa_token": mfaToken}))
 }
 
-// StepUp raises the logged-in session to aal2 with a TOTP code or a
-// recovery code (RFC 9470), after a request was refused with
+// StepUp raises the logged-in session to aal2 with a TOTP code, a
+// recovery code or a passkey assertion (as for [Session.CompleteMFA];
+// RFC 9470), after a request was refused with
 // "insufficient_user_authentication"; retry the request afterwards.
 func (s *Session) StepUp(ctx context.Context, answer gatehouse.MFAAnswer) error {
 	var out tokenResponse
-	return s.withNewAccessToken(ctx, "/api/auth/mfa/verify", answerBody(answer, map[string]string{}), &out, &out)
+	return s.withNewAccessToken(ctx, "/api/auth/mfa/verify", answerBody(answer, map[string]any{}), &out, &out)
 }
 
-func answerBody(a gatehouse.MFAAnswer, body map[string]string) map[string]string {
-	if a.RecoveryCode != "" {
+// answerBody is the JSON of an answer to POST /api/auth/mfa/verify: a
+// recovery code, a passkey assertion (challenge_id and the credential
+// object, sent as JSON, not as base64 bytes), or a TOTP code.
+func answerBody(a gatehouse.MFAAnswer, body map[string]any) map[string]any {
+	switch {
+	case a.RecoveryCode != "":
 		body["recovery_code"] = a.RecoveryCode
-	} else {
+	case a.ChallengeID != "" || len(a.Credential) > 0:
+		body["challenge_id"] = a.ChallengeID
+		body["credential"] = json.RawMessage(a.Credential)
+	default:
 		body["code"] = a.Code
 	}
 	return body

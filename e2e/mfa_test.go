@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/cli"
+	"github.com/gatehouse/gatehouse/internal/softauthn"
 	"github.com/gatehouse/gatehouse/totp"
 )
 
@@ -103,10 +104,12 @@ func TestTOTPOverHTTP(t *testing.T) {
 	}
 	mfaToken := m["mfa_token"].(string)
 	c.do("POST", "/api/auth/mfa/verify", map[string]string{"mfa_token": mfaToken, "code": wrongCode(t, secret)}).wantProblem(t, 401, "mfa_code_invalid")
-	// The confirmation used this step's code: the next step's is accepted
-	// (one step of drift), this step's again is a replay.
+	// The confirmation used this step's code: the previous step's, though
+	// within the drift allowed, is older than the last step used and is
+	// refused; the next step's is accepted (one step of drift).
 	c.do("POST", "/api/auth/mfa/verify", map[string]string{"mfa_token": mfaToken, "code": totpCode(t, secret, -1)}).wantProblem(t, 401, "mfa_code_invalid")
-	r = c.do("POST", "/api/auth/mfa/verify", map[string]string{"mfa_token": mfaToken, "code": totpCode(t, secret, 1)})
+	next := totpCode(t, secret, 1)
+	r = c.do("POST", "/api/auth/mfa/verify", map[string]string{"mfa_token": mfaToken, "code": next})
 	if r.Status != 200 || r.obj(t)["user"] == nil {
 		t.Fatalf("second step: %s", r)
 	}
@@ -118,7 +121,18 @@ func TestTOTPOverHTTP(t *testing.T) {
 	if claimsOf(t, refreshed.Access)["acr"] != "aal2" || amrOf(t, refreshed.Access) != "pwd otp mfa" {
 		t.Fatal("refresh lost acr/amr")
 	}
-	c.do("POST", "/api/auth/mfa/verify", map[string]string{"mfa_token": mfaToken, "code": totpCode(t, secret, 1)}).wantProblem(t, 401, "mfa_token_invalid")
+	c.do("POST", "/api/auth/mfa/verify", map[string]string{"mfa_token": mfaToken, "code": next}).wantProblem(t, 401, "mfa_token_invalid")
+
+	// A true replay: the very code that just succeeded, still within its
+	// 30 seconds, answers neither a new login challenge nor a step-up
+	// (each code once, RFC 6238 §5.2).
+	r = c.do("POST", "/api/auth/login", map[string]string{"email": email, "password": testPassword})
+	r.wantProblem(t, 401, "mfa_required")
+	c.do("POST", "/api/auth/mfa/verify", map[string]string{"mfa_token": r.str(t, "mfa_token"), "code": next}).wantProblem(t, 401, "mfa_code_invalid")
+	c.do("POST", "/api/auth/mfa/verify", map[string]string{"code": next}, "Authorization", "Bearer "+before.Access).wantProblem(t, 401, "mfa_code_invalid")
+	if claimsOf(t, c.mustRefresh(before.Refresh).Access)["acr"] != "aal1" {
+		t.Fatal("a replayed code raised the session")
+	}
 
 	// The OAuth password grant: 403 mfa_required with the same challenge.
 	r = c.do("POST", "/api/auth/token", url.Values{"grant_type": {"password"}, "username": {email}, "password": {testPassword}}.Encode(),
@@ -222,5 +236,84 @@ func TestFactorOutlivesResetUntilOperatorReset(t *testing.T) {
 	}
 	if r := c.get("/api/auth/mfa", after.Access); r.obj(t)["totp"] != false {
 		t.Fatalf("status after reset: %s", r)
+	}
+}
+
+// wantStepUp checks r is RFC 9470's refusal of an aal1 session: 403
+// insufficient_user_authentication with the challenge that asks for aal2.
+func wantStepUp(t *testing.T, r *response) {
+	t.Helper()
+	r.wantProblem(t, 403, "insufficient_user_authentication")
+	if wa := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(wa, "Bearer ") ||
+		!strings.Contains(wa, `error="insufficient_user_authentication"`) || !strings.Contains(wa, `acr_values="aal2"`) {
+		t.Fatalf("challenge %q", wa)
+	}
+}
+
+// The email and the factors are sensitive too: an aal1 session of a user
+// with a factor may change neither until it steps up (RFC 9470).
+func TestStepUpGuardsEmailAndFactors(t *testing.T) {
+	t.Parallel()
+	mail := startSMTP(t)
+	g := startGatehouse(t, mailArgs(mail)...)
+	c := newClient(t, g)
+	email, before := c.newUser("stepup-email") // aal1, from before the factor
+	_, codes, _ := enrolTOTP(t, c, c.login(email, testPassword).Access)
+	bearer := []string{"Authorization", "Bearer " + before.Access}
+
+	refused := uniqueEmail("refused")
+	wantStepUp(t, c.do("POST", "/api/auth/email", map[string]string{"new_email": refused, "current_password": testPassword}, bearer...))
+	// Turning the app off, or enrolling it again (which, past the
+	// step-up, would answer 409 already_enrolled).
+	wantStepUp(t, c.do("DELETE", "/api/auth/mfa/totp", nil, bearer...))
+	wantStepUp(t, c.do("POST", "/api/auth/mfa/totp", map[string]string{"current_password": testPassword}, bearer...))
+	if r := c.get("/api/auth/mfa", before.Access); r.obj(t)["totp"] != true {
+		t.Fatalf("the factor after refused changes: %s", r)
+	}
+
+	r := c.do("POST", "/api/auth/mfa/verify", map[string]string{"recovery_code": codes[0]}, bearer...)
+	if r.Status != 200 {
+		t.Fatalf("step-up: %s", r)
+	}
+	up := []string{"Authorization", "Bearer " + r.str(t, "access_token")}
+	moved := uniqueEmail("moved")
+	if r := c.do("POST", "/api/auth/email", map[string]string{"new_email": moved, "current_password": testPassword}, up...); r.Status != 202 {
+		t.Fatalf("email change after step-up: %s", r)
+	}
+	linkToken(t, mail, moved, "Confirm your new email")
+	if n := mail.Count(refused); n != 0 {
+		t.Fatalf("the refused change mailed %s %d times", refused, n)
+	}
+	c.do("POST", "/api/auth/mfa/totp", map[string]string{"current_password": testPassword}, up...).wantProblem(t, 409, "already_enrolled")
+	if r := c.do("DELETE", "/api/auth/mfa/totp", nil, up...); r.Status != 204 {
+		t.Fatalf("turning the app off after step-up: %s", r)
+	}
+	c.login(email, testPassword) // no factor left: no challenge
+}
+
+// A user whose only factor is a passkey must step up with it before an
+// aal1 session adds an authenticator app.
+func TestStepUpGuardsTOTPEnrolmentOfPasskeyUser(t *testing.T) {
+	t.Parallel()
+	g := startGatehouse(t)
+	c := newClient(t, g)
+	origin := passkeyOrigin(t, g)
+	_, before := c.newUser("stepup-passkey") // aal1, from before the passkey
+	auth := softauthn.New()
+	if r := addPasskey(t, c, auth, origin, before.Access, ""); r.Status != 201 {
+		t.Fatalf("register: %s", r)
+	}
+	bearer := []string{"Authorization", "Bearer " + before.Access}
+	wantStepUp(t, c.do("POST", "/api/auth/mfa/totp", map[string]string{"current_password": testPassword}, bearer...))
+	if r := c.get("/api/auth/mfa", before.Access); r.obj(t)["totp"] != false {
+		t.Fatalf("status: %s", r)
+	}
+	r := c.do("POST", "/api/auth/mfa/verify", passkeyAssertion(t, c, auth, origin), bearer...)
+	if r.Status != 200 {
+		t.Fatalf("step-up with the passkey: %s", r)
+	}
+	up := r.str(t, "access_token")
+	if r := c.do("POST", "/api/auth/mfa/totp", map[string]string{"current_password": testPassword}, "Authorization", "Bearer "+up); r.Status != 200 {
+		t.Fatalf("enrolment after step-up: %s", r)
 	}
 }

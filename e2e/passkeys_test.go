@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -162,6 +164,17 @@ func TestPasskeys(t *testing.T) {
 		t.Fatalf("rename: %s", r)
 	}
 	c.do("DELETE", "/api/auth/passkeys/"+passkeyID, nil, "Authorization", "Bearer "+otherTok.Access).wantProblem(t, 403, "insufficient_user_authentication")
+	// At aal2 the other user still cannot touch it: it is not theirs.
+	r = c.do("POST", "/api/auth/passkeys/login", passkeyAssertion(t, c, other, origin))
+	if r.Status != 200 || claimsOf(t, r.str(t, "access_token"))["acr"] != "aal2" {
+		t.Fatalf("the other user's passkey login: %s", r)
+	}
+	otherAAL2 := []string{"Authorization", "Bearer " + r.str(t, "access_token")}
+	c.do("DELETE", "/api/auth/passkeys/"+passkeyID, nil, otherAAL2...).wantProblem(t, 404, "not_found")
+	c.do("PATCH", "/api/auth/passkeys/"+passkeyID, map[string]string{"name": "Mine now"}, otherAAL2...).wantProblem(t, 404, "not_found")
+	if r := c.get("/api/auth/passkeys", up); !strings.Contains(string(r.Body), passkeyID) || !strings.Contains(string(r.Body), "Old laptop") {
+		t.Fatalf("the passkey after the other user's attempts: %s", r)
+	}
 	if r := c.do("DELETE", "/api/auth/passkeys/"+passkeyID, nil, "Authorization", "Bearer "+up); r.Status != 204 {
 		t.Fatalf("delete: %s", r)
 	}
@@ -191,5 +204,121 @@ func TestPasskeyRegistrationChecks(t *testing.T) {
 		"Authorization", "Bearer "+tok.Access).wantProblem(t, 400, "passkey_invalid")
 	if r := c.get("/api/auth/passkeys", tok.Access); string(r.Body) != "[]\n" {
 		t.Fatalf("refused registrations left passkeys: %s", r)
+	}
+}
+
+// withCredentialID rewrites a registration response so that it registers
+// the credential id want: in id, rawId, and the attested credential data
+// of authenticatorData and of the attestation object (fmt "none": nothing
+// signs them). It plays an authenticator that reuses a credential id.
+func withCredentialID(t *testing.T, cred, want []byte) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(cred, &m); err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.RawURLEncoding
+	have, err := b64.DecodeString(m["rawId"].(string))
+	if err != nil || len(have) != len(want) {
+		t.Fatalf("rawId %q: %v (want %d bytes)", m["rawId"], err, len(want))
+	}
+	m["id"], m["rawId"] = b64.EncodeToString(want), b64.EncodeToString(want)
+	resp := m["response"].(map[string]any)
+	for _, k := range []string{"authenticatorData", "attestationObject"} {
+		b, err := b64.DecodeString(resp[k].(string))
+		if err != nil || !bytes.Contains(b, have) {
+			t.Fatalf("%s lacks the credential id: %v", k, err)
+		}
+		resp[k] = b64.EncodeToString(bytes.ReplaceAll(b, have, want))
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A registration belongs to the user who began it, and a credential id
+// to one passkey: another user cannot finish a registration with someone
+// else's challenge, nor register a credential id already registered
+// (whoever's), and neither can its owner register it twice.
+func TestPasskeyRegistrationOwnership(t *testing.T) {
+	t.Parallel()
+	g := startGatehouse(t)
+	c := newClient(t, g)
+	origin := passkeyOrigin(t, g)
+	email, a := c.newUser("passkey-owner")
+	_, b := c.newUser("passkey-intruder")
+	register := func(access, challengeID string, cred []byte) *response {
+		return c.do("POST", "/api/auth/passkeys/register", map[string]any{"challenge_id": challengeID, "credential": json.RawMessage(cred)},
+			"Authorization", "Bearer "+access)
+	}
+	noPasskeys := func(access string) {
+		t.Helper()
+		if r := c.get("/api/auth/passkeys", access); string(r.Body) != "[]\n" {
+			t.Fatalf("passkeys: %s", r)
+		}
+	}
+
+	// B with A's registration challenge, answered for A's options.
+	idA, optsA := ceremony(t, c, "/api/auth/passkeys/register/options", a.Access)
+	cred, err := softauthn.New().Register(optsA, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	register(b.Access, idA, cred).wantProblem(t, 400, "passkey_invalid")
+	noPasskeys(b.Access)
+	noPasskeys(a.Access)
+
+	// A registers a passkey; its credential id then registers nowhere
+	// else, not for B and not for A again.
+	auth := softauthn.New()
+	if r := addPasskey(t, c, auth, origin, a.Access, "Phone"); r.Status != 201 {
+		t.Fatalf("register: %s", r)
+	}
+	taken := auth.Credentials()[0].ID
+	idB, optsB := ceremony(t, c, "/api/auth/passkeys/register/options", b.Access)
+	cred, err = softauthn.New().Register(optsB, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	register(b.Access, idB, withCredentialID(t, cred, taken)).wantProblem(t, 400, "passkey_invalid")
+	noPasskeys(b.Access)
+	// A's session, now that A has a factor, steps up to add another.
+	r := c.do("POST", "/api/auth/mfa/verify", passkeyAssertion(t, c, auth, origin), "Authorization", "Bearer "+a.Access)
+	if r.Status != 200 {
+		t.Fatalf("step-up: %s", r)
+	}
+	aAAL2 := r.str(t, "access_token")
+	idA, optsA = ceremony(t, c, "/api/auth/passkeys/register/options", aAAL2)
+	if !strings.Contains(string(optsA), base64.RawURLEncoding.EncodeToString(taken)) {
+		t.Fatalf("creation options do not exclude the user's passkey: %s", optsA)
+	}
+	cred, err = softauthn.New().Register(optsA, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	register(aAAL2, idA, withCredentialID(t, cred, taken)).wantProblem(t, 400, "passkey_invalid")
+	var list []any
+	if r := c.get("/api/auth/passkeys", a.Access); r.Status != 200 || json.Unmarshal(r.Body, &list) != nil || len(list) != 1 {
+		t.Fatalf("A's passkeys: %s", r)
+	}
+	// The passkey still signs in its owner, and only them.
+	r = c.do("POST", "/api/auth/passkeys/login", passkeyAssertion(t, c, auth, origin))
+	if r.Status != 200 || r.obj(t)["user"].(map[string]any)["email"] != email {
+		t.Fatalf("the owner's passkey login: %s", r)
+	}
+
+	// Unmodified, the same kind of response is accepted: what was refused
+	// above was the id, not the rewriting.
+	idB, optsB = ceremony(t, c, "/api/auth/passkeys/register/options", b.Access)
+	other := softauthn.New()
+	cred, err = other.Register(optsB, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := bytes.Repeat([]byte{7}, len(other.Credentials()[0].ID))
+	if r := register(b.Access, idB, withCredentialID(t, cred, fresh)); r.Status != 201 {
+		t.Fatalf("a rewritten response with an unused id: %s", r)
 	}
 }
