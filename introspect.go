@@ -37,7 +37,10 @@ func (s *Service) Introspect(ctx context.Context, token string) (*Introspection,
 		return s.introspectRefresh(ctx, token)
 	}
 	claims, err := s.cfg.Tokens.Verify(token)
-	if err != nil {
+	if err != nil || !s.now().Before(claims.ExpiresAt) {
+		// Verify allows other servers' clocks some leeway; here Gatehouse
+		// judges its own token by its own clock, so an exp that has passed
+		// is inactive at once (RFC 7662 §2.2).
 		return inactive, nil
 	}
 	out := &Introspection{

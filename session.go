@@ -161,12 +161,9 @@ func (s *Service) refreshCached(ctx context.Context, parsed *ParsedRefreshToken)
 	if !s.cfg.RefreshTokens.Verify(parsed, &Session{ID: parsed.SessionID, Secret: e.secret}) {
 		return nil, ErrRefreshTokenInvalid, true
 	}
-	if e.Revoked {
-		return nil, ErrSessionRevoked, true
-	}
 	now := s.now().UTC()
-	if !now.Before(e.ExpiresAt) {
-		return nil, ErrRefreshTokenExpired, true
+	if e.Revoked || !now.Before(e.ExpiresAt) {
+		return nil, nil, false // the read says which answer (a deleted user's session is unknown)
 	}
 	g, err := s.rotate(ctx, parsed.SessionID, parsed.Generation, e.ExpiresAt, now)
 	return g, err, err != nil || g != nil
