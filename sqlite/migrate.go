@@ -71,6 +71,9 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 			s.log.InfoContext(ctx, "sqlite migration applied", "migration", m.Name, "path", s.path)
 		}
 	}
+	// The schema is whole: prepare the hot statements now, while the
+	// writer is free, rather than at their first use (prepared.go).
+	s.hot.prepare(ctx, rotateSwap, rotateRetire, rotateForget)
 	return applied, nil
 }
 

@@ -130,14 +130,23 @@ func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) 
 // after the rotation, or nil when it did not rotate. The error wraps
 // [gatehouse.ErrNotFound] if there is no such session.
 func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt, forgetBefore time.Time) (*gatehouse.Session, error) {
+	swap, err := s.hot.get(ctx, rotateSwap)
+	if err != nil {
+		return nil, s.wrap(ctx, "rotate session", err)
+	}
+	retire, err := s.hot.get(ctx, rotateRetire)
+	if err != nil {
+		return nil, s.wrap(ctx, "rotate session", err)
+	}
+	forget, err := s.hot.get(ctx, rotateForget)
+	if err != nil {
+		return nil, s.wrap(ctx, "rotate session", err)
+	}
 	var rotated *gatehouse.Session
-	err := s.groupTx(ctx, "rotate session", func(ctx context.Context, tx *sql.Tx) error {
+	err = s.groupTx(ctx, "rotate session", func(ctx context.Context, tx *sql.Tx) error {
 		rotated = nil
 		t := now.UnixMicro()
-		sess, err := scanSession(tx.QueryRowContext(ctx, `UPDATE sessions
-            SET generation = generation + 1, rotated_at = ?, last_used_at = ?, idle_expires_at = ?
-            WHERE id = ? AND generation = ? AND `+liveAt+`
-            RETURNING `+sessionColumns,
+		sess, err := scanSession(tx.StmtContext(ctx, swap).QueryRowContext(ctx,
 			t, t, idleExpiresAt.UnixMicro(), id, from, t, t))
 		if errors.Is(err, sql.ErrNoRows) {
 			return unchangedUnless(sessionExists(ctx, tx, id))
@@ -145,14 +154,10 @@ func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, i
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO retired_tokens (session_id, generation, retired_at)
-            VALUES (?, ?, ?)
-            ON CONFLICT (session_id, generation) DO UPDATE SET retired_at = excluded.retired_at`,
-			id, from, t); err != nil {
+		if _, err := tx.StmtContext(ctx, retire).ExecContext(ctx, id, from, t); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM retired_tokens WHERE session_id = ? AND retired_at < ?`,
-			id, forgetBefore.UnixMicro()); err != nil {
+		if _, err := tx.StmtContext(ctx, forget).ExecContext(ctx, id, forgetBefore.UnixMicro()); err != nil {
 			return err
 		}
 		rotated = &sess
@@ -163,6 +168,18 @@ func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, i
 	}
 	return rotated, nil
 }
+
+// A rotation's three statements, prepared once (prepared.go).
+const (
+	rotateSwap = `UPDATE sessions
+        SET generation = generation + 1, rotated_at = ?, last_used_at = ?, idle_expires_at = ?
+        WHERE id = ? AND generation = ? AND ` + liveAt + `
+        RETURNING ` + sessionColumns
+	rotateRetire = `INSERT INTO retired_tokens (session_id, generation, retired_at)
+        VALUES (?, ?, ?)
+        ON CONFLICT (session_id, generation) DO UPDATE SET retired_at = excluded.retired_at`
+	rotateForget = `DELETE FROM retired_tokens WHERE session_id = ? AND retired_at < ?`
+)
 
 // updateSession runs a conditional UPDATE of session id and reports
 // whether it changed the row. When it did not, the error says why: nil

@@ -47,9 +47,10 @@ type Options struct {
 // concurrent use. See the package documentation for its connection layout.
 type Store struct {
 	path   string
-	write  *sql.DB    // one connection; every write transaction is BEGIN IMMEDIATE
-	read   *sql.DB    // a pool of query_only connections
-	group  *committer // batches the hot session writes; nil: off
+	write  *sql.DB     // one connection; every write transaction is BEGIN IMMEDIATE
+	read   *sql.DB     // a pool of query_only connections
+	group  *committer  // batches the hot session writes; nil: off
+	hot    *statements // the hot writes' statements, prepared on the writer
 	log    *slog.Logger
 	closed atomic.Bool
 }
@@ -123,6 +124,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.write.SetMaxIdleConns(1)
 	s.write.SetConnMaxLifetime(0)
 	s.write.SetConnMaxIdleTime(0)
+	s.hot = newStatements(s.write)
 
 	// The writer connects first: it switches the file to WAL, and this is
 	// where a file that is not a database is noticed.
