@@ -145,12 +145,21 @@ func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, i
 	if hasNUL(id) {
 		return nil, notFound("session", id)
 	}
+	op := &rotation{id: id, from: from, now: now, idle: idleExpiresAt, forgetBefore: forgetBefore}
+	if len(gatehouse.EventsOf(ctx)) > 0 {
+		return s.rotateAlone(ctx, op) // its events commit with it
+	}
+	return s.rotations.rotate(ctx, op) // batch.go
+}
+
+// rotateAlone is one rotation in its own statement.
+func (s *Store) rotateAlone(ctx context.Context, op *rotation) (*gatehouse.Session, error) {
 	var rotated *gatehouse.Session
 	err := s.write(ctx, "rotate session", func(ctx context.Context, q dbtx) error {
 		rotated = nil
-		sess, err := scanSession(q.QueryRow(ctx, rotate, id, from, now, idleExpiresAt, forgetBefore))
+		sess, err := scanSession(q.QueryRow(ctx, rotate, op.id, op.from, op.now, op.idle, op.forgetBefore))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return unchangedUnless(sessionExists(ctx, q, id))
+			return unchangedUnless(sessionExists(ctx, q, op.id))
 		}
 		if err != nil {
 			return err

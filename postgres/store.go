@@ -62,6 +62,8 @@ type Store struct {
 	opts   Options
 	log    *slog.Logger
 	closed atomic.Bool
+	// rotations batches concurrent RotateSessions (batch.go).
+	rotations *rotations
 
 	// beforeCommit, when set (by tests), runs inside every write
 	// transaction just before it commits.
@@ -132,6 +134,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: the search_path (%s) names no existing schema", cfg.ConnConfig.RuntimeParams["search_path"])
 	}
 	s.schema = *schema
+	// Half the pool rotates, in batches; the rest stays for everything else.
+	s.rotations = newRotations(s, max(1, int(opts.MaxConns)/2))
 	return s, nil
 }
 
@@ -152,6 +156,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.rotations.close()
 	s.pool.Close()
 	return nil
 }
