@@ -61,6 +61,7 @@ type config struct {
 	postgres    string
 	clients     int
 	duration    time.Duration
+	rounds      int
 	scenarios   []string
 	extra       []string
 	instances   int
@@ -84,6 +85,7 @@ func parse(args []string) (config, error) {
 	fs.IntVar(&cfg.clients, "clients", 16, "concurrent clients")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long each scenario, or the flood, runs")
 	scen := fs.String("scenarios", "healthz,me,refresh,login", "scenarios to run, in order")
+	fs.IntVar(&cfg.rounds, "rounds", 1, "run the scenarios this many times in turn and report each ratio's median over the rounds (a shared machine's speed drifts: each round's ratio compares neighbours in time)")
 	extra := fs.String("server-args", "", "extra server flags, space-separated")
 	fs.IntVar(&cfg.instances, "instances", 1, "servers to start on the one database; each client spreads its requests over them")
 	fs.IntVar(&cfg.flood, "flood", 0, "instead of the scenarios, flood the server with this many concurrent logins and report its memory")
@@ -103,6 +105,9 @@ func parse(args []string) (config, error) {
 	}
 	if cfg.flood < 0 {
 		return cfg, errors.New("--flood must not be negative")
+	}
+	if cfg.rounds < 1 {
+		return cfg, errors.New("--rounds must be at least 1")
 	}
 	if *stores == "both" {
 		*stores = "sqlite,postgres"
@@ -140,7 +145,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var summary []storeRatios
+	var summary [][]storeRatios
 	for _, store := range cfg.stores {
 		err := func() error {
 			dep, err := deploy(ctx, cfg, store)
@@ -154,8 +159,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			if cfg.followers > 0 {
 				return followers(ctx, out, cfg, dep)
 			}
-			r, err := bench(ctx, out, cfg, dep)
-			summary = append(summary, r)
+			rounds, err := bench(ctx, out, cfg, dep)
+			summary = append(summary, rounds)
 			return err
 		}()
 		if err != nil {

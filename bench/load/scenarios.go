@@ -55,68 +55,113 @@ type storeRatios struct {
 	cpu                  map[string]float64 // server CPU µs per request, by scenario
 }
 
-// bench runs the scenarios against one deployment and prints a row each.
-func bench(ctx context.Context, out io.Writer, cfg config, d *deployment) (storeRatios, error) {
+// bench runs the scenarios against one deployment, --rounds times in
+// turn, and prints a row for each run; it returns each round's figures.
+func bench(ctx context.Context, out io.Writer, cfg config, d *deployment) ([]storeRatios, error) {
 	hc := newHTTPClient(cfg.clients)
 	users, err := setupUsers(hc, d.bases[0], cfg.clients)
 	if err != nil {
-		return storeRatios{}, err
+		return nil, err
 	}
-	fmt.Fprintf(out, "\n[%s] gatehouse %s, %d instance(s), %d clients, %s per scenario, db %s\n",
-		d.store, strings.Join(d.bases, " "), len(d.bases), cfg.clients, cfg.duration, d.db)
+	fmt.Fprintf(out, "\n[%s] gatehouse %s, %d instance(s), %d clients, %s per scenario, %d round(s), db %s\n",
+		d.store, strings.Join(d.bases, " "), len(d.bases), cfg.clients, cfg.duration, cfg.rounds, d.db)
 	fmt.Fprintf(out, "%-10s %10s %10s %10s %10s %8s %12s %10s %6s %12s\n", "scenario", "requests", "req/s", "p50", "p99", "errors", "peak RSS", "CPU/req", "GCs", "db commits")
-	r := storeRatios{store: d.store, cpu: map[string]float64{}}
-	for _, name := range cfg.scenarios {
-		if ctx.Err() != nil {
-			return r, ctx.Err()
+	var rounds []storeRatios
+	for range cfg.rounds {
+		r := storeRatios{store: d.store, cpu: map[string]float64{}}
+		for _, name := range cfg.scenarios {
+			if ctx.Err() != nil {
+				return rounds, ctx.Err()
+			}
+			rate := benchOne(ctx, out, cfg, d, hc, users, name, r.cpu)
+			switch name {
+			case "healthz":
+				r.healthz = rate
+			case "me":
+				r.me = rate
+			case "refresh":
+				r.refresh = rate
+			}
 		}
-		before := d.commits.settled()
-		cpu0, gc0 := d.cpu(), gcCount(hc, d.bases[0])
-		res := measure(ctx, hc, d.bases, users, cfg.duration, scenarios[name])
-		cpu, cpu1 := "-", d.cpu()
-		if cpu0 >= 0 && cpu1 >= 0 && res.n > 0 {
-			us := float64((cpu1 - cpu0).Microseconds()) / float64(res.n)
-			r.cpu[name] = us
-			cpu = fmt.Sprintf("%.0fµs", us)
-		}
-		gcs := "-"
-		if gc1 := gcCount(hc, d.bases[0]); gc0 >= 0 && gc1 >= 0 {
-			gcs = fmt.Sprint(gc1 - gc0)
-		}
-		perReq := "-"
-		if d.commits != nil && res.n > 0 {
-			perReq = fmt.Sprintf("%.2f/req", float64(d.commits.settled()-before)/float64(res.n))
-		}
-		fmt.Fprintf(out, "%-10s %10d %10.0f %10s %10s %8d %12s %10s %6s %12s\n", name, res.n, res.rate, res.p50, res.p99, res.errors, mib(d.rss("VmHWM")), cpu, gcs, perReq)
-		switch name {
-		case "healthz":
-			r.healthz = res.rate
-		case "me":
-			r.me = res.rate
-		case "refresh":
-			r.refresh = res.rate
-		}
+		rounds = append(rounds, r)
 	}
-	return r, nil
+	return rounds, nil
+}
+
+// benchOne measures one scenario, prints its row, records its server CPU
+// per request in cpu and returns its rate.
+func benchOne(ctx context.Context, out io.Writer, cfg config, d *deployment, hc *http.Client, users []*user, name string, cpuByName map[string]float64) float64 {
+	before := d.commits.settled()
+	cpu0, gc0 := d.cpu(), gcCount(hc, d.bases[0])
+	res := measure(ctx, hc, d.bases, users, cfg.duration, scenarios[name])
+	cpu, cpu1 := "-", d.cpu()
+	if cpu0 >= 0 && cpu1 >= 0 && res.n > 0 {
+		us := float64((cpu1 - cpu0).Microseconds()) / float64(res.n)
+		cpuByName[name] = us
+		cpu = fmt.Sprintf("%.0fµs", us)
+	}
+	gcs := "-"
+	if gc1 := gcCount(hc, d.bases[0]); gc0 >= 0 && gc1 >= 0 {
+		gcs = fmt.Sprint(gc1 - gc0)
+	}
+	perReq := "-"
+	if d.commits != nil && res.n > 0 {
+		perReq = fmt.Sprintf("%.2f/req", float64(d.commits.settled()-before)/float64(res.n))
+	}
+	fmt.Fprintf(out, "%-10s %10d %10.0f %10s %10s %8d %12s %10s %6s %12s\n", name, res.n, res.rate, res.p50, res.p99, res.errors, mib(d.rss("VmHWM")), cpu, gcs, perReq)
+	return res.rate
 }
 
 // printRatios prints me/healthz and refresh/healthz of every pass in one
 // table, the figures the issues set goals for: by requests per second, and
 // by the server's CPU per request (healthz's over the scenario's: the
 // rate ratio a server with the CPUs to itself would reach), which the load
-// generator and other work on the machine disturb less.
-func printRatios(out io.Writer, all []storeRatios) {
-	fmt.Fprintf(out, "\n%-10s %12s %14s %16s %14s %16s\n", "store", "healthz/s", "me/healthz", "refresh/healthz", "by CPU: me", "by CPU: refresh")
-	ratio := func(a, b float64) string {
-		if a == 0 || b == 0 {
-			return "-"
+// generator and other work on the machine disturb less. Over several
+// rounds each ratio is computed within each round and the median is
+// printed, with the lowest and highest in brackets.
+func printRatios(out io.Writer, all [][]storeRatios) {
+	fmt.Fprintf(out, "\n%-10s %12s %20s %20s %20s %20s\n", "store", "healthz/s", "me/healthz", "refresh/healthz", "by CPU: me", "by CPU: refresh")
+	for _, rounds := range all {
+		if len(rounds) == 0 {
+			continue
 		}
-		return fmt.Sprintf("%.3f", a/b)
+		col := func(f func(r storeRatios) (float64, float64)) string {
+			var xs []float64
+			for _, r := range rounds {
+				if a, b := f(r); a > 0 && b > 0 {
+					xs = append(xs, a/b)
+				}
+			}
+			return medianRange(xs)
+		}
+		var healthz []float64
+		for _, r := range rounds {
+			healthz = append(healthz, r.healthz)
+		}
+		sort.Float64s(healthz)
+		fmt.Fprintf(out, "%-10s %12.0f %20s %20s %20s %20s\n", rounds[0].store, healthz[len(healthz)/2],
+			col(func(r storeRatios) (float64, float64) { return r.me, r.healthz }),
+			col(func(r storeRatios) (float64, float64) { return r.refresh, r.healthz }),
+			col(func(r storeRatios) (float64, float64) { return r.cpu["healthz"], r.cpu["me"] }),
+			col(func(r storeRatios) (float64, float64) { return r.cpu["healthz"], r.cpu["refresh"] }))
 	}
-	for _, r := range all {
-		fmt.Fprintf(out, "%-10s %12.0f %14s %16s %14s %16s\n", r.store, r.healthz, ratio(r.me, r.healthz), ratio(r.refresh, r.healthz),
-			ratio(r.cpu["healthz"], r.cpu["me"]), ratio(r.cpu["healthz"], r.cpu["refresh"]))
+}
+
+// medianRange formats the median of xs, and with more than one, their
+// range: "0.181 [0.150-0.200]".
+func medianRange(xs []float64) string {
+	if len(xs) == 0 {
+		return "-"
 	}
+	sort.Float64s(xs)
+	m := xs[len(xs)/2]
+	if len(xs)%2 == 0 {
+		m = (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
+	if len(xs) == 1 {
+		return fmt.Sprintf("%.3f", m)
+	}
+	return fmt.Sprintf("%.3f [%.3f-%.3f]", m, xs[0], xs[len(xs)-1])
 }
 
 // measure runs sc in a closed loop, one goroutine per user, for d.
