@@ -1,4 +1,4 @@
--- 0007_retired_by_session: a rotation forgets the session's retirements
+-- 0007_rotation_cost: a rotation forgets the session's retirements
 -- older than the reuse grace. With only the primary key (session_id,
 -- generation) that DELETE visits every retirement the session has within
 -- the grace; this index lets it visit only the ones it deletes, so a
