@@ -84,10 +84,13 @@ func (c *RefreshTokenCodec) Parse(token string) (*ParsedRefreshToken, error) {
 // Verify reports whether the parsed token was made for session s.
 // The comparison is constant-time.
 func (c *RefreshTokenCodec) Verify(t *ParsedRefreshToken, s *Session) bool {
-	if t.SessionID != s.ID {
-		return false
-	}
-	return hmac.Equal(t.body[24:], c.mac(t.body[:24], s.Secret))
+	return t.SessionID == s.ID && c.macValid(t, s.Secret)
+}
+
+// macValid reports whether the token's MAC is right for a session secret
+// (a cached one: the secret of the session the token names).
+func (c *RefreshTokenCodec) macValid(t *ParsedRefreshToken, secret []byte) bool {
+	return hmac.Equal(t.body[24:], c.mac(t.body[:24], secret))
 }
 
 func (c *RefreshTokenCodec) mac(idAndGeneration, secret []byte) []byte {

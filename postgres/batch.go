@@ -79,16 +79,18 @@ func (r *rotations) close() {
 // rotate hands a rotation to a worker and waits for its answer.
 func (r *rotations) rotate(ctx context.Context, op *rotation) (*gatehouse.Session, error) {
 	op.ctx, op.done = ctx, make(chan struct{})
+	var refused error
 	r.waiting.Add(1)
 	select {
 	case r.queue <- op:
-		r.waiting.Add(-1)
 	case <-r.stopped:
-		r.waiting.Add(-1)
-		return nil, r.store.wrap(ctx, "rotate session", errors.New("closed"))
+		refused = errors.New("closed")
 	case <-ctx.Done():
-		r.waiting.Add(-1)
-		return nil, r.store.wrap(ctx, "rotate session", ctx.Err())
+		refused = ctx.Err()
+	}
+	r.waiting.Add(-1)
+	if refused != nil {
+		return nil, r.store.wrap(ctx, "rotate session", refused)
 	}
 	<-op.done // taken: answered after its commit, or its failure
 	return op.sess, op.err

@@ -21,27 +21,23 @@ func newStatements(db *sql.DB) *statements {
 	return &statements{db: db, m: make(map[string]*sql.Stmt)}
 }
 
-// prepare prepares queries ahead of their use. One that fails is left to
-// get, whose error its caller sees.
-func (p *statements) prepare(ctx context.Context, queries ...string) {
-	for _, q := range queries {
-		_, _ = p.get(ctx, q)
-	}
-}
-
-// get returns query prepared. A query not prepared yet waits for a
-// connection of the handle (the writer has one), so get must not be called
-// inside a transaction of it.
-func (p *statements) get(ctx context.Context, query string) (*sql.Stmt, error) {
+// get returns the queries prepared, in their order. A query not prepared
+// yet waits for a connection of the handle (the writer has one), so get
+// must not be called inside a transaction of it.
+func (p *statements) get(ctx context.Context, queries ...string) ([]*sql.Stmt, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if st, ok := p.m[query]; ok {
-		return st, nil
+	out := make([]*sql.Stmt, len(queries))
+	for i, q := range queries {
+		st, ok := p.m[q]
+		if !ok {
+			var err error
+			if st, err = p.db.PrepareContext(ctx, q); err != nil {
+				return nil, err
+			}
+			p.m[q] = st
+		}
+		out[i] = st
 	}
-	st, err := p.db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	p.m[query] = st
-	return st, nil
+	return out, nil
 }

@@ -130,18 +130,11 @@ func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) 
 // after the rotation, or nil when it did not rotate. The error wraps
 // [gatehouse.ErrNotFound] if there is no such session.
 func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt, forgetBefore time.Time) (*gatehouse.Session, error) {
-	swap, err := s.hot.get(ctx, rotateSwap)
+	st, err := s.hot.get(ctx, rotateSwap, rotateRetire, rotateForget)
 	if err != nil {
 		return nil, s.wrap(ctx, "rotate session", err)
 	}
-	retire, err := s.hot.get(ctx, rotateRetire)
-	if err != nil {
-		return nil, s.wrap(ctx, "rotate session", err)
-	}
-	forget, err := s.hot.get(ctx, rotateForget)
-	if err != nil {
-		return nil, s.wrap(ctx, "rotate session", err)
-	}
+	swap, retire, forget := st[0], st[1], st[2]
 	var rotated *gatehouse.Session
 	err = s.groupTx(ctx, "rotate session", func(ctx context.Context, tx *sql.Tx) error {
 		rotated = nil
