@@ -21,7 +21,8 @@ type Policy struct {
 	SessionTTL time.Duration // absolute lifetime of a session from login
 	// ReuseGrace is how long a rotated refresh token may be presented again
 	// and get the session's current one (tabs racing to refresh). 0: none;
-	// after it, reuse is theft and ends the session (RFC 9700 §4.14.2).
+	// after it, reuse is theft and ends the session (RFC 9700 §4.14.2). It
+	// covers the last RetirementsKept generations of a session.
 	ReuseGrace time.Duration
 
 	LoginLimit Limit // failed logins per (account, client address)

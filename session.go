@@ -173,7 +173,7 @@ func (s *Service) refreshCached(ctx context.Context, parsed *ParsedRefreshToken)
 // tokens; nil, nil when the store did not rotate.
 func (s *Service) rotate(ctx context.Context, id string, from int64, expiresAt, now time.Time) (*Grant, error) {
 	idle := minTime(now.Add(s.cfg.RefreshTTL), expiresAt)
-	sess, err := s.store.RotateSession(ctx, id, from, now, idle, now.Add(-s.cfg.ReuseGrace))
+	sess, err := s.store.RotateSession(ctx, id, from, now, idle)
 	if err != nil || sess == nil {
 		return nil, err
 	}

@@ -71,6 +71,26 @@ func TestRetiredTokenWithinGraceGetsTheCurrentOne(t *testing.T) {
 	refresh(t, svc, next.RefreshToken, nil)
 }
 
+// The grace covers a session's last RetirementsKept generations, however
+// fast they went: a token that many rotations old is reuse even within it.
+func TestGraceCoversTheLastRetirementsKept(t *testing.T) {
+	svc, clock, g := newClockedService(t, 10*time.Second)
+	tokens := []string{g.RefreshToken}
+	for range gatehouse.RetirementsKept + 1 {
+		clock.Add(time.Millisecond)
+		tokens = append(tokens, refresh(t, svc, tokens[len(tokens)-1], nil).RefreshToken)
+	}
+	current := tokens[len(tokens)-1]
+	// The oldest kept: within the grace, it gets the current token.
+	kept := refresh(t, svc, tokens[len(tokens)-1-gatehouse.RetirementsKept], nil)
+	if !kept.Reissued || kept.RefreshToken != current {
+		t.Fatalf("%d generations old, within grace: reissued=%v, current=%v", gatehouse.RetirementsKept, kept.Reissued, kept.RefreshToken == current)
+	}
+	// One older: reuse, and the session ends.
+	refresh(t, svc, tokens[len(tokens)-2-gatehouse.RetirementsKept], gatehouse.ErrRefreshTokenReused)
+	refresh(t, svc, current, gatehouse.ErrSessionRevoked)
+}
+
 func TestRetiredTokenAfterGraceIsTheftAndEndsTheSession(t *testing.T) {
 	svc, clock, g := newClockedService(t, 10*time.Second)
 	clock.Add(time.Second)

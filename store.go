@@ -5,6 +5,14 @@ import (
 	"time"
 )
 
+// RetirementsKept is how many of a session's most recent retirements its
+// store keeps, in the session's own row. A rotated token presented again
+// within the reuse grace gets the session's current token only if it is
+// one of these generations; an older one is reuse (RFC 9700 §4.14.2).
+// Racing tabs present a token one generation old; a session rotated 8
+// times within the grace is not a browser's.
+const RetirementsKept = 8
+
 // Store is Gatehouse's persistence. The sqlite and postgres packages
 // implement it with the same behaviour, which storetest checks.
 //
@@ -49,14 +57,16 @@ type Store interface {
 	// live at now (not revoked, neither expiry passed): a compare-and-swap
 	// that the database serialises, so two concurrent rotations of one
 	// token make exactly one successor. It sets RotatedAt and LastUsedAt to
-	// now and IdleExpiresAt to idleExpiresAt, records that generation from
-	// retired at now, and forgets the retirements of this session older
-	// than forgetBefore. It returns the session as it is after the
+	// now and IdleExpiresAt to idleExpiresAt and records, in the session's
+	// own row, that generation from retired at now (keeping the last
+	// RetirementsKept). It returns the session as it is after the
 	// rotation, or nil when it did not rotate: another rotation, a
 	// revocation or an expiry won.
-	RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt, forgetBefore time.Time) (*Session, error)
+	RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt time.Time) (*Session, error)
 	// RetiredAt returns when a generation of a session was retired, or
-	// ErrNotFound when that is not (or no longer) recorded.
+	// ErrNotFound when that is not recorded: the session is unknown, the
+	// generation is not retired, or RetirementsKept later generations
+	// retired after it.
 	RetiredAt(ctx context.Context, sessionID string, generation int64) (time.Time, error)
 	// RevokeSession ends a session and appends it to the revocation feed.
 	// It reports false, with no error, when the session was already ended,

@@ -46,10 +46,10 @@ type rotations struct {
 
 // rotation is one RotateSession waiting for its batch.
 type rotation struct {
-	ctx                     context.Context
-	id                      string
-	from                    int64
-	now, idle, forgetBefore time.Time
+	ctx       context.Context
+	id        string
+	from      int64
+	now, idle time.Time
 
 	done chan struct{}
 	sess *gatehouse.Session
@@ -155,7 +155,7 @@ func (r *rotations) together(ops []*rotation) error {
 	err := r.store.do(context.Background(), "rotate sessions", func(ctx context.Context) error {
 		b := &pgx.Batch{}
 		for _, op := range sorted {
-			b.Queue(rotate, op.id, op.from, op.now, op.idle, op.forgetBefore)
+			b.Queue(rotate, op.id, op.from, op.now, op.idle)
 		}
 		res := r.store.pool.SendBatch(ctx, b)
 		for i := range sorted {

@@ -29,7 +29,7 @@ func holdWorker(t *testing.T, s *Store, sess *gatehouse.Session) (release func()
 	held = make(chan error, 1)
 	go func() {
 		now := time.Now()
-		_, err := s.RotateSession(ctx, sess.ID, 1, now, now.Add(time.Hour), now)
+		_, err := s.RotateSession(ctx, sess.ID, 1, now, now.Add(time.Hour))
 		held <- err
 	}()
 	waitFor(t, "the worker to take the held rotation", func() bool { return s.rotations.batches.Load() > before })
@@ -73,7 +73,7 @@ func TestRotationsShareABatch(t *testing.T) {
 	for i, id := range ids {
 		wg.Go(func() {
 			now := time.Now()
-			sess, err := s.RotateSession(context.Background(), id, 1, now, now.Add(time.Hour), now.Add(-time.Minute))
+			sess, err := s.RotateSession(context.Background(), id, 1, now, now.Add(time.Hour))
 			answers[i] = answer{sess, err}
 		})
 	}
@@ -127,7 +127,7 @@ func TestRotationsOfAStoreClosingAreAnswered(t *testing.T) {
 	for _, sess := range sessions {
 		go func() {
 			now := time.Now()
-			_, err := s.RotateSession(context.Background(), sess.ID, 1, now, now.Add(time.Hour), now)
+			_, err := s.RotateSession(context.Background(), sess.ID, 1, now, now.Add(time.Hour))
 			errs <- err
 		}()
 	}

@@ -265,7 +265,7 @@ func TestUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = storetest.Rotated(fast.RotateSession(ctx, sid, 1, t0, t0.Add(time.Hour), t0))
+	_, err = storetest.Rotated(fast.RotateSession(ctx, sid, 1, t0, t0.Add(time.Hour)))
 	if !errors.Is(err, gatehouse.ErrUnavailable) {
 		t.Fatalf("RotateSession stuck on a lock = %v, want ErrUnavailable", err)
 	}

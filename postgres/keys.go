@@ -53,9 +53,8 @@ func (s *Store) AddSigningKey(ctx context.Context, k *gatehouse.SigningKey) erro
 }
 
 // Prune deletes what can no longer matter, in one transaction: sessions
-// whose absolute or idle lifetime ended before sessionsBefore (with their
-// retirements), revocation-feed entries and retirements older than
-// feedBefore, attempt counters whose window ended by now, signing keys
+// whose absolute or idle lifetime ended before sessionsBefore,
+// revocation-feed entries older than feedBefore, attempt counters whose window ended by now, signing keys
 // retired before keysBefore, email tokens, MFA and WebAuthn challenges
 // expired by now, and mails sent or given up before feedBefore. Revoked
 // sessions that have not expired stay, so that a late access token of
@@ -68,7 +67,6 @@ func (s *Store) Prune(ctx context.Context, now, sessionsBefore, feedBefore, keys
 			arg   time.Time
 		}{
 			{`DELETE FROM sessions WHERE expires_at < $1 OR idle_expires_at < $1`, sessionsBefore},
-			{`DELETE FROM retired_tokens WHERE retired_at < $1`, feedBefore},
 			{`DELETE FROM revocations WHERE revoked_at < $1`, feedBefore},
 			{`DELETE FROM attempts WHERE reset_at <= $1`, now},
 			{`DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1`, keysBefore},

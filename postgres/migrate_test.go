@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/migrate"
 	"github.com/gatehouse/gatehouse/postgres/pgtest"
+	"github.com/gatehouse/gatehouse/storetest"
 )
 
 // TestMigrateMFAOnOldDatabase upgrades a schema of the previous release
@@ -280,5 +282,72 @@ func TestMigrateAdminOnOldDatabase(t *testing.T) {
 	}
 	if evs, err := s.Events(ctx, gatehouse.EventFilter{UserID: "u1"}, nil, 10); err != nil || len(evs) != 1 || evs[0].ID != "e1" {
 		t.Errorf("Events = %+v, %v; want e1", evs, err)
+	}
+}
+
+// 0008 moves the retirements still recorded into their sessions' rows, each
+// at its generation's place; a gap ends what is carried over.
+func TestMigrateRetirementsIntoSessions(t *testing.T) {
+	ctx := context.Background()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) < 8 || ms[7].Name != "0008_retirements_in_session" {
+		t.Fatalf("the eighth migration is not 0008_retirements_in_session")
+	}
+	s, err := Open(ctx, pgtest.URL(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	t0 := time.Date(2031, 1, 2, 3, 4, 5, 678901000, time.UTC)
+	at := func(gen int64) time.Time { return t0.Add(time.Duration(gen) * time.Second) }
+	applyMigrations(t, s, ms[:7])
+	for _, q := range []struct {
+		query string
+		args  []any
+	}{
+		{`INSERT INTO users (id, email, password_hash, created_at) VALUES ('u1', 'u@example.com', 'h', $1)`, []any{at(0)}},
+		{`INSERT INTO sessions (id, user_id, secret, generation, created_at, last_used_at, rotated_at, idle_expires_at, expires_at)
+          VALUES ('whole', 'u1', '\x00', 5, $1, $1, $1, $2, $2), ('gap', 'u1', '\x00', 5, $1, $1, $1, $2, $2),
+                 ('never', 'u1', '\x00', 1, $1, $1, $1, $2, $2)`, []any{at(0), at(3600)}},
+		// whole: generations 2, 3 and 4 (1 forgotten); gap: 2 and 4.
+		{`INSERT INTO retired_tokens (session_id, generation, retired_at)
+          VALUES ('whole', 2, $1), ('whole', 3, $2), ('whole', 4, $3), ('gap', 2, $1), ('gap', 4, $3)`,
+			[]any{at(2), at(3), at(4)}},
+	} {
+		if _, err := s.pool.Exec(ctx, q.query, q.args...); err != nil {
+			t.Fatalf("setting up the old schema: %v", err)
+		}
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	for _, tc := range []struct {
+		session string
+		gen     int64
+		kept    bool
+	}{
+		{"whole", 4, true}, {"whole", 3, true}, {"whole", 2, true}, {"whole", 1, false}, {"whole", 5, false},
+		{"gap", 4, true}, {"gap", 3, false}, {"gap", 2, false},
+		{"never", 0, false},
+	} {
+		got, err := s.RetiredAt(ctx, tc.session, tc.gen)
+		switch {
+		case tc.kept && (err != nil || !got.Equal(at(tc.gen))):
+			t.Errorf("%s: RetiredAt(%d) = %v, %v; want %v", tc.session, tc.gen, got, err, at(tc.gen))
+		case !tc.kept && !errors.Is(err, gatehouse.ErrNotFound):
+			t.Errorf("%s: RetiredAt(%d) = %v, %v; want ErrNotFound", tc.session, tc.gen, got, err)
+		}
+	}
+	// And rotations go on from what was carried over.
+	if ok, err := storetest.Rotated(s.RotateSession(ctx, "whole", 5, at(5), at(3600))); !ok || err != nil {
+		t.Fatalf("RotateSession after Migrate = %v, %v", ok, err)
+	}
+	for _, gen := range []int64{5, 4, 2} {
+		if got, err := s.RetiredAt(ctx, "whole", gen); err != nil || !got.Equal(at(gen)) {
+			t.Errorf("after a rotation, RetiredAt(%d) = %v, %v", gen, got, err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,42 +111,34 @@ func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) 
 	return out, nil
 }
 
-// rotate is RotateSession's compare-and-swap and bookkeeping in one
-// statement, so one round trip and one commit. The UPDATE's WHERE clause
-// is the swap: PostgreSQL takes the session's row lock, and a concurrent
-// UPDATE of the same row (from this instance or another) waits for it,
-// then re-checks the WHERE clause against the committed row (READ
-// COMMITTED's re-evaluation), finds generation moved on and updates
-// nothing. So of concurrent rotations of one token exactly one succeeds
-// (RFC 9700 §4.14.2: a refresh token is used once). The DELETE leaves
-// generation $2 alone, so the two CTEs never touch the same row.
-const rotate = `WITH rotated AS (
-        UPDATE sessions
-        SET generation = generation + 1, rotated_at = $3, last_used_at = $3, idle_expires_at = $4
+// rotate is a whole rotation in one statement, so one round trip and one
+// commit. The UPDATE's WHERE clause is the compare-and-swap: PostgreSQL
+// takes the session's row lock, and a concurrent UPDATE of the same row
+// (from this instance or another) waits for it, then re-checks the WHERE
+// clause against the committed row (READ COMMITTED's re-evaluation), finds
+// generation moved on and updates nothing. So of concurrent rotations of
+// one token exactly one succeeds (RFC 9700 §4.14.2: a refresh token is used
+// once). The same UPDATE records when generation $2 retired: retired holds
+// the session's last RetirementsKept retirements, newest first (element i
+// is when generation - 1 - i retired), so a rotation writes no other row
+// and changes no indexed column (a heap-only update, migration 0007).
+var rotate = `UPDATE sessions
+        SET generation = generation + 1, rotated_at = $3, last_used_at = $3, idle_expires_at = $4,
+            retired = (ARRAY[$3::timestamptz] || retired)[1:` + strconv.Itoa(gatehouse.RetirementsKept) + `]
         WHERE id = $1 AND generation = $2 AND revoked_at IS NULL AND expires_at > $3 AND idle_expires_at > $3
-        RETURNING ` + sessionColumns + `
-    ), retire AS (
-        INSERT INTO retired_tokens (session_id, generation, retired_at)
-        SELECT id, $2, $3 FROM rotated
-        ON CONFLICT (session_id, generation) DO UPDATE SET retired_at = excluded.retired_at
-    ), forget AS (
-        DELETE FROM retired_tokens
-        WHERE session_id IN (SELECT id FROM rotated) AND generation <> $2 AND retired_at < $5
-    )
-    SELECT ` + sessionColumns + ` FROM rotated`
+        RETURNING ` + sessionColumns
 
 // RotateSession advances the session from generation from to from+1 if,
 // and only if, from is still its current generation and the session is
 // live at now (not revoked, not expired); see rotate for how the database
-// serialises it. It records that from retired at now, forgets this
-// session's retirements older than forgetBefore, and returns the session
-// as it is after the rotation, or nil when it did not rotate. The error
+// serialises it. It records that from retired at now and returns the
+// session as it is after the rotation, or nil when it did not rotate. The error
 // wraps [gatehouse.ErrNotFound] if there is no such session.
-func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt, forgetBefore time.Time) (*gatehouse.Session, error) {
+func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt time.Time) (*gatehouse.Session, error) {
 	if hasNUL(id) {
 		return nil, notFound("session", id)
 	}
-	op := &rotation{id: id, from: from, now: now, idle: idleExpiresAt, forgetBefore: forgetBefore}
+	op := &rotation{id: id, from: from, now: now, idle: idleExpiresAt}
 	if len(gatehouse.EventsOf(ctx)) > 0 {
 		return s.rotateAlone(ctx, op) // its events commit with it
 	}
@@ -157,7 +150,7 @@ func (s *Store) rotateAlone(ctx context.Context, op *rotation) (*gatehouse.Sessi
 	var rotated *gatehouse.Session
 	err := s.write(ctx, "rotate session", func(ctx context.Context, q dbtx) error {
 		rotated = nil
-		sess, err := scanSession(q.QueryRow(ctx, rotate, op.id, op.from, op.now, op.idle, op.forgetBefore))
+		sess, err := scanSession(q.QueryRow(ctx, rotate, op.id, op.from, op.now, op.idle))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return unchangedUnless(sessionExists(ctx, q, op.id))
 		}
@@ -189,24 +182,30 @@ func sessionExists(ctx context.Context, q querier, id string) error {
 }
 
 // RetiredAt returns when a generation of a session was retired; the error
-// wraps [gatehouse.ErrNotFound] when that is not (or no longer) recorded.
+// wraps [gatehouse.ErrNotFound] when that is not recorded (see rotate).
 func (s *Store) RetiredAt(ctx context.Context, sessionID string, generation int64) (time.Time, error) {
 	if hasNUL(sessionID) {
 		return time.Time{}, notFound("retired generation of session", sessionID)
 	}
-	var t time.Time
+	var (
+		current int64
+		retired []time.Time
+	)
 	err := s.read(ctx, "retired at", func(ctx context.Context) error {
-		err := s.pool.QueryRow(ctx, `SELECT retired_at FROM retired_tokens WHERE session_id = $1 AND generation = $2`,
-			sessionID, generation).Scan(&t)
+		err := s.pool.QueryRow(ctx, `SELECT generation, retired FROM sessions WHERE id = $1`,
+			sessionID).Scan(&current, &retired)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("retired generation of session", sessionID)
+			return nil // not recorded: answered below
 		}
 		return err
 	})
 	if err != nil {
 		return time.Time{}, err
 	}
-	return t.UTC(), nil
+	if i := current - 1 - generation; i >= 0 && i < int64(len(retired)) {
+		return retired[i].UTC(), nil
+	}
+	return time.Time{}, notFound("retired generation of session", sessionID)
 }
 
 // RevokeSession ends a session and, in the same transaction, appends it to

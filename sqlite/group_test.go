@@ -108,7 +108,7 @@ func TestGroupCommitWithdraw(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		now := time.Now()
-		_, err := storetest.Rotated(s.RotateSession(ctx, sess.ID, 1, now, now.Add(time.Hour), now))
+		_, err := storetest.Rotated(s.RotateSession(ctx, sess.ID, 1, now, now.Add(time.Hour)))
 		done <- err
 	}()
 	waitQueued(t, s, 1)
@@ -132,7 +132,7 @@ func TestGroupCommitClose(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		now := time.Now()
-		ok, err := storetest.Rotated(s.RotateSession(context.Background(), sess.ID, 1, now, now.Add(time.Hour), now))
+		ok, err := storetest.Rotated(s.RotateSession(context.Background(), sess.ID, 1, now, now.Add(time.Hour)))
 		if err == nil && !ok {
 			err = errors.New("not rotated")
 		}
@@ -149,7 +149,7 @@ func TestGroupCommitClose(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 	now := time.Now()
-	_, err := storetest.Rotated(s.RotateSession(context.Background(), sess.ID, 2, now, now.Add(time.Hour), now))
+	_, err := storetest.Rotated(s.RotateSession(context.Background(), sess.ID, 2, now, now.Add(time.Hour)))
 	if !errors.Is(err, gatehouse.ErrUnavailable) {
 		t.Errorf("RotateSession after Close = %v, want ErrUnavailable", err)
 	}

@@ -53,9 +53,8 @@ func (s *Store) AddSigningKey(ctx context.Context, k *gatehouse.SigningKey) erro
 }
 
 // Prune deletes what can no longer matter, in one transaction: sessions
-// whose absolute or idle lifetime ended before sessionsBefore (with their
-// retirements), revocation-feed entries and retirements older than
-// feedBefore, attempt counters whose window ended by now, signing keys
+// whose absolute or idle lifetime ended before sessionsBefore,
+// revocation-feed entries older than feedBefore, attempt counters whose window ended by now, signing keys
 // retired before keysBefore, email tokens, MFA and WebAuthn challenges
 // expired by now, and mails sent or given up before feedBefore. Revoked
 // sessions that have not expired stay, so that a late access token of
@@ -68,7 +67,6 @@ func (s *Store) Prune(ctx context.Context, now, sessionsBefore, feedBefore, keys
 			args  []any
 		}{
 			{`DELETE FROM sessions WHERE expires_at < ? OR idle_expires_at < ?`, []any{sb, sb}},
-			{`DELETE FROM retired_tokens WHERE retired_at < ?`, []any{fb}},
 			{`DELETE FROM revocations WHERE revoked_at < ?`, []any{fb}},
 			{`DELETE FROM attempts WHERE reset_at <= ?`, []any{now.UnixMicro()}},
 			{`DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?`, []any{keysBefore.UnixMicro()}},

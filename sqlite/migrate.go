@@ -74,7 +74,7 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	// The schema is whole: prepare the hot statements now, while the
 	// writer is free, rather than at their first use (prepared.go).
 	// One that fails here fails again, with its error, at its first use.
-	_, _ = s.hot.get(ctx, rotateSwap, rotateRetire, rotateForget)
+	_, _ = s.hot.get(ctx, rotateSwap)
 	return applied, nil
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/migrate"
+	"github.com/gatehouse/gatehouse/storetest"
 )
 
 // allMigrations returns the names of the embedded migrations, in order.
@@ -61,7 +63,7 @@ func TestMigrate(t *testing.T) {
 	if v, err := s.SchemaVersion(ctx); err != nil || v != len(want) {
 		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, len(want))
 	}
-	for _, table := range []string{"users", "sessions", "retired_tokens", "revocations", "attempts", "posts", "signing_keys", "email_tokens", "outbox",
+	for _, table := range []string{"users", "sessions", "revocations", "attempts", "posts", "signing_keys", "email_tokens", "outbox",
 		"totp_factors", "recovery_codes", "mfa_challenges", "passkeys", "webauthn_challenges", "service_clients", "audit_events"} {
 		if ok, err := s.hasTable(ctx, table); !ok || err != nil {
 			t.Errorf("table %s missing after Migrate (%v)", table, err)
@@ -413,5 +415,76 @@ func TestMigrateAdminOnOldDatabase(t *testing.T) {
 	}
 	if evs, err := s.Events(ctx, gatehouse.EventFilter{UserID: "u1"}, nil, 10); err != nil || len(evs) != 1 || evs[0].ID != "e1" {
 		t.Errorf("Events = %+v, %v; want e1", evs, err)
+	}
+}
+
+// 0008 moves the retirements still recorded into their sessions' rows, each
+// at its generation's place; a gap ends what is carried over.
+func TestMigrateRetirementsIntoSessions(t *testing.T) {
+	ctx := context.Background()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) < 8 || ms[7].Name != "0008_retirements_in_session" {
+		t.Fatalf("migrations = %v, want 0008_retirements_in_session eighth", allMigrations(t))
+	}
+	s := openRaw(t, filepath.Join(t.TempDir(), "g.db"))
+	t0 := time.Date(2031, 1, 2, 3, 4, 5, 678901000, time.UTC)
+	at := func(gen int64) int64 { return t0.Add(time.Duration(gen) * time.Second).UnixMicro() }
+	err = s.writeTx(ctx, "old release", func(tx *sql.Tx) error {
+		if err := applyMigrations(ctx, tx, ms[:7], t0); err != nil {
+			return err
+		}
+		for _, q := range []struct {
+			query string
+			args  []any
+		}{
+			{`INSERT INTO users (id, email, password_hash, created_at) VALUES ('u1', 'u@example.com', 'h', ?)`, []any{at(0)}},
+			{`INSERT INTO sessions (id, user_id, secret, generation, created_at, last_used_at, rotated_at, idle_expires_at, expires_at)
+              VALUES ('whole', 'u1', x'00', 5, ?1, ?1, ?1, ?2, ?2), ('gap', 'u1', x'00', 5, ?1, ?1, ?1, ?2, ?2),
+                     ('never', 'u1', x'00', 1, ?1, ?1, ?1, ?2, ?2)`, []any{at(0), at(3600)}},
+			// whole: generations 2, 3 and 4 (1 forgotten); gap: 2 and 4.
+			{`INSERT INTO retired_tokens (session_id, generation, retired_at)
+              VALUES ('whole', 2, ?), ('whole', 3, ?), ('whole', 4, ?), ('gap', 2, ?), ('gap', 4, ?)`,
+				[]any{at(2), at(3), at(4), at(2), at(4)}},
+		} {
+			if _, err := tx.ExecContext(ctx, q.query, q.args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("setting up the old schema: %v", err)
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	for _, tc := range []struct {
+		session string
+		gen     int64
+		kept    bool
+	}{
+		{"whole", 4, true}, {"whole", 3, true}, {"whole", 2, true}, {"whole", 1, false}, {"whole", 5, false},
+		{"gap", 4, true}, {"gap", 3, false}, {"gap", 2, false},
+		{"never", 0, false},
+	} {
+		got, err := s.RetiredAt(ctx, tc.session, tc.gen)
+		switch {
+		case tc.kept && (err != nil || !got.Equal(usecs(at(tc.gen)))):
+			t.Errorf("%s: RetiredAt(%d) = %v, %v; want %v", tc.session, tc.gen, got, err, usecs(at(tc.gen)))
+		case !tc.kept && !errors.Is(err, gatehouse.ErrNotFound):
+			t.Errorf("%s: RetiredAt(%d) = %v, %v; want ErrNotFound", tc.session, tc.gen, got, err)
+		}
+	}
+	// And rotations go on from what was carried over.
+	if ok, err := storetest.Rotated(s.RotateSession(ctx, "whole", 5, usecs(at(5)), usecs(at(3600)))); !ok || err != nil {
+		t.Fatalf("RotateSession after Migrate = %v, %v", ok, err)
+	}
+	for _, gen := range []int64{5, 4, 2} {
+		if got, err := s.RetiredAt(ctx, "whole", gen); err != nil || !got.Equal(usecs(at(gen))) {
+			t.Errorf("after a rotation, RetiredAt(%d) = %v, %v", gen, got, err)
+		}
 	}
 }

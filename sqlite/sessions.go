@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -125,32 +127,26 @@ func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) 
 // against every other writer, in this process or another, so concurrent
 // rotations of one token make exactly one successor (RFC 9700 §4.14.2: a
 // refresh token is used once), also when they share a group commit
-// (group.go). It records that from retired at now, forgets this session's
-// retirements older than forgetBefore, and returns the session as it is
-// after the rotation, or nil when it did not rotate. The error wraps
+// (group.go). The same statement records that from retired at now, in the
+// session's row (see retired), and returns the session as it is after the
+// rotation, or nil when it did not rotate. The error wraps
 // [gatehouse.ErrNotFound] if there is no such session.
-func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt, forgetBefore time.Time) (*gatehouse.Session, error) {
-	st, err := s.hot.get(ctx, rotateSwap, rotateRetire, rotateForget)
+func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt time.Time) (*gatehouse.Session, error) {
+	st, err := s.hot.get(ctx, rotateSwap)
 	if err != nil {
 		return nil, s.wrap(ctx, "rotate session", err)
 	}
-	swap, retire, forget := st[0], st[1], st[2]
+	swap := st[0]
 	var rotated *gatehouse.Session
 	err = s.groupTx(ctx, "rotate session", func(ctx context.Context, tx *sql.Tx) error {
 		rotated = nil
 		t := now.UnixMicro()
 		sess, err := scanSession(tx.StmtContext(ctx, swap).QueryRowContext(ctx,
-			t, t, idleExpiresAt.UnixMicro(), id, from, t, t))
+			t, t, idleExpiresAt.UnixMicro(), retiredEntry(t), id, from, t, t))
 		if errors.Is(err, sql.ErrNoRows) {
 			return unchangedUnless(sessionExists(ctx, tx, id))
 		}
 		if err != nil {
-			return err
-		}
-		if _, err := tx.StmtContext(ctx, retire).ExecContext(ctx, id, from, t); err != nil {
-			return err
-		}
-		if _, err := tx.StmtContext(ctx, forget).ExecContext(ctx, id, forgetBefore.UnixMicro()); err != nil {
 			return err
 		}
 		rotated = &sess
@@ -162,17 +158,38 @@ func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, i
 	return rotated, nil
 }
 
-// A rotation's three statements, prepared once (prepared.go).
-const (
-	rotateSwap = `UPDATE sessions
-        SET generation = generation + 1, rotated_at = ?, last_used_at = ?, idle_expires_at = ?
+// rotateSwap is a whole rotation in one statement, prepared once
+// (prepared.go).
+var rotateSwap = `UPDATE sessions
+        SET generation = generation + 1, rotated_at = ?, last_used_at = ?, idle_expires_at = ?,
+            retired = substr(? || retired, 1, ` + strconv.Itoa(retiredWidth*gatehouse.RetirementsKept) + `)
         WHERE id = ? AND generation = ? AND ` + liveAt + `
         RETURNING ` + sessionColumns
-	rotateRetire = `INSERT INTO retired_tokens (session_id, generation, retired_at)
-        VALUES (?, ?, ?)
-        ON CONFLICT (session_id, generation) DO UPDATE SET retired_at = excluded.retired_at`
-	rotateForget = `DELETE FROM retired_tokens WHERE session_id = ? AND retired_at < ?`
-)
+
+// A session's retired column holds when its last generations retired,
+// newest first: entry i (retiredWidth characters, the Unix microseconds in
+// decimal, zero-padded) is when generation-1-i retired. A rotation puts
+// its entry in front and cuts the string to RetirementsKept entries, in
+// the same UPDATE as the compare-and-swap: no row of another table to
+// insert, and none to delete when it grows old.
+const retiredWidth = 16
+
+// retiredEntry is one entry of the retired column.
+func retiredEntry(micros int64) string { return fmt.Sprintf("%0*d", retiredWidth, micros) }
+
+// retiredAt finds when generation retired in a session at current whose
+// retired column is retired.
+func retiredAt(retired string, current, generation int64) (time.Time, bool) {
+	i := current - 1 - generation
+	if i < 0 || i >= int64(len(retired)/retiredWidth) {
+		return time.Time{}, false
+	}
+	micros, err := strconv.ParseInt(retired[i*retiredWidth:(i+1)*retiredWidth], 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return usecs(micros), true
+}
 
 // updateSession runs a conditional UPDATE of session id and reports
 // whether it changed the row. When it did not, the error says why: nil
@@ -214,18 +231,21 @@ func sessionExists(ctx context.Context, tx *sql.Tx, id string) error {
 }
 
 // RetiredAt returns when a generation of a session was retired; the error
-// wraps [gatehouse.ErrNotFound] when that is not (or no longer) recorded.
+// wraps [gatehouse.ErrNotFound] when that is not recorded (see retired).
 func (s *Store) RetiredAt(ctx context.Context, sessionID string, generation int64) (time.Time, error) {
-	var t int64
-	err := s.read.QueryRowContext(ctx, `SELECT retired_at FROM retired_tokens WHERE session_id = ? AND generation = ?`,
-		sessionID, generation).Scan(&t)
-	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, notFound("retired generation of session", sessionID)
-	}
-	if err != nil {
+	var (
+		current int64
+		retired string
+	)
+	err := s.read.QueryRowContext(ctx, `SELECT generation, retired FROM sessions WHERE id = ?`,
+		sessionID).Scan(&current, &retired)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, s.wrap(ctx, "retired at", err)
 	}
-	return usecs(t), nil
+	if t, ok := retiredAt(retired, current, generation); ok {
+		return t, nil
+	}
+	return time.Time{}, notFound("retired generation of session", sessionID)
 }
 
 // RevokeSession ends a session and, in the same transaction, appends it to

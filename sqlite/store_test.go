@@ -216,7 +216,7 @@ func TestErrorMapping(t *testing.T) {
 		cancel()
 		_, err := s.UserByID(cctx, gatehouse.NewID())
 		wantIs(t, "read with a canceled context", err, context.Canceled)
-		_, err = storetest.Rotated(s.RotateSession(cctx, gatehouse.NewID(), 1, time.Now(), time.Now(), time.Now()))
+		_, err = storetest.Rotated(s.RotateSession(cctx, gatehouse.NewID(), 1, time.Now(), time.Now()))
 		wantIs(t, "write with a canceled context", err, context.Canceled)
 		dctx, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
 		defer cancel()

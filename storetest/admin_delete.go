@@ -34,7 +34,7 @@ func testDeleteUser(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		var o owned
 		s1 := mustCreateSession(t, st, newSession(u.ID, base))
 		s2 := mustCreateSession(t, st, newSession(u.ID, base))
-		if ok, err := Rotated(st.RotateSession(ctx, s1.ID, 1, at(time.Minute), at(time.Hour), base)); !ok || err != nil {
+		if ok, err := Rotated(st.RotateSession(ctx, s1.ID, 1, at(time.Minute), at(time.Hour))); !ok || err != nil {
 			t.Fatalf("RotateSession = %v, %v", ok, err)
 		}
 		o.live, o.rotatedSessID = []string{s1.ID, s2.ID}, s1.ID

@@ -39,7 +39,7 @@ func MixedWrites(t *testing.T, st gatehouse.Store, withFailures bool, around fun
 	ctx := context.Background()
 	u := mustCreateUser(t, st, "u")
 	now := at(time.Minute)
-	idle, forget := now.Add(time.Hour), now.Add(-time.Minute)
+	idle := now.Add(time.Hour)
 
 	distinct := make([]*gatehouse.Session, 8)
 	for i := range distinct {
@@ -66,7 +66,7 @@ func MixedWrites(t *testing.T, st gatehouse.Store, withFailures bool, around fun
 		writes []func() result
 		rotate = func(id string) func() result {
 			return func() result {
-				ok, err := Rotated(st.RotateSession(ctx, id, 1, now, idle, forget))
+				ok, err := Rotated(st.RotateSession(ctx, id, 1, now, idle))
 				return result{ok, err}
 			}
 		}

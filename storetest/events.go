@@ -285,7 +285,7 @@ func testEvents(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 				return st.RevokeSession(ctx, s.ID, gatehouse.ReasonLogout, at(2*time.Minute))
 			}},
 			{"RotateSession of a revoked session", func(ctx context.Context) (bool, error) {
-				return Rotated(st.RotateSession(ctx, s.ID, 1, at(2*time.Minute), at(time.Hour), base))
+				return Rotated(st.RotateSession(ctx, s.ID, 1, at(2*time.Minute), at(time.Hour)))
 			}},
 			{"ConsumeMFAChallenge of an unknown challenge", func(ctx context.Context) (bool, error) {
 				return st.ConsumeMFAChallenge(ctx, hashOf("unknown"), at(2*time.Minute))

@@ -32,7 +32,7 @@ func testNUL(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		wantErr(t, "Session", err, gatehouse.ErrNotFound)
 		_, err = st.RetiredAt(ctx, s.ID+"\x00", 1)
 		wantErr(t, "RetiredAt", err, gatehouse.ErrNotFound)
-		ok, err := Rotated(st.RotateSession(ctx, s.ID+"\x00", 1, base, at(time.Hour), base))
+		ok, err := Rotated(st.RotateSession(ctx, s.ID+"\x00", 1, base, at(time.Hour)))
 		wantErr(t, "RotateSession", err, gatehouse.ErrNotFound)
 		if ok {
 			t.Error("RotateSession of a NUL id rotated")

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -88,7 +89,7 @@ func testSessions(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		if ok {
 			t.Errorf("RevokeSession(unknown) reported a revocation")
 		}
-		ok, err = Rotated(st.RotateSession(ctx, unknown, 1, base, at(time.Hour), base))
+		ok, err = Rotated(st.RotateSession(ctx, unknown, 1, base, at(time.Hour)))
 		wantErr(t, "RotateSession(unknown)", err, gatehouse.ErrNotFound)
 		if ok {
 			t.Errorf("RotateSession(unknown) reported a rotation")
@@ -162,7 +163,7 @@ func testRotate(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		s := mustCreateSession(t, st, stepped)
 		now, idle := at(time.Minute), at(time.Minute+time.Hour)
 
-		rotated, err := st.RotateSession(ctx, s.ID, 1, now, idle, now.Add(-10*time.Second))
+		rotated, err := st.RotateSession(ctx, s.ID, 1, now, idle)
 		if err != nil || rotated == nil {
 			t.Fatalf("RotateSession(1) = %v, %v; want the rotated session", rotated, err)
 		}
@@ -180,7 +181,7 @@ func testRotate(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		wantErr(t, "RetiredAt(current generation)", err, gatehouse.ErrNotFound)
 
 		// The same token again: the swap must fail and change nothing.
-		ok, err = Rotated(st.RotateSession(ctx, s.ID, 1, at(2*time.Minute), at(3*time.Hour), at(2*time.Minute)))
+		ok, err = Rotated(st.RotateSession(ctx, s.ID, 1, at(2*time.Minute), at(3*time.Hour)))
 		if err != nil || ok {
 			t.Fatalf("second RotateSession(1) = %v, %v; want false, nil", ok, err)
 		}
@@ -192,7 +193,7 @@ func testRotate(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		wantTime(t, "RetiredAt(1) after a lost swap", retired, now)
 
 		// A generation that was never issued does not rotate either.
-		if ok, err := Rotated(st.RotateSession(ctx, s.ID, 5, now, idle, now)); ok || err != nil {
+		if ok, err := Rotated(st.RotateSession(ctx, s.ID, 5, now, idle)); ok || err != nil {
 			t.Errorf("RotateSession(5) = %v, %v; want false, nil", ok, err)
 		}
 	})
@@ -205,7 +206,7 @@ func testRotate(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		u := mustCreateUser(t, st, "u")
 		s := mustCreateSession(t, st, newSession(u.ID, base)) // idle until base+1h
 		for _, now := range []time.Time{s.IdleExpiresAt, s.ExpiresAt.Add(time.Second)} {
-			rotated, err := st.RotateSession(ctx, s.ID, 1, now, now.Add(time.Hour), now)
+			rotated, err := st.RotateSession(ctx, s.ID, 1, now, now.Add(time.Hour))
 			if err != nil || rotated != nil {
 				t.Errorf("RotateSession at %v = %v, %v; want nil, nil", now.Sub(base), rotated, err)
 			}
@@ -230,7 +231,7 @@ func testRotate(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 			for i := range racers {
 				wg.Go(func() {
 					<-start
-					wins[i], errs[i] = Rotated(st.RotateSession(ctx, s.ID, from, now, now.Add(time.Hour), now.Add(-time.Minute)))
+					wins[i], errs[i] = Rotated(st.RotateSession(ctx, s.ID, from, now, now.Add(time.Hour)))
 				})
 			}
 			close(start)
@@ -258,38 +259,45 @@ func testRotate(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		}
 	})
 
-	t.Run("ForgetsOldRetirements", func(t *testing.T) {
+	// The session keeps its last RetirementsKept retirements, each at its
+	// generation; an older one is not recorded, and neither is another
+	// session's.
+	t.Run("KeepsTheLastRetirements", func(t *testing.T) {
 		t.Parallel()
 		st := open(t)
 		u := mustCreateUser(t, st, "u")
 		s := mustCreateSession(t, st, newSession(u.ID, base))
 		bystander := mustCreateSession(t, st, newSession(u.ID, base))
-		rotate := func(id string, from int64, now, forgetBefore time.Time) {
+		rotate := func(id string, from int64, now time.Time) {
 			t.Helper()
-			if ok, err := Rotated(st.RotateSession(ctx, id, from, now, now.Add(time.Hour), forgetBefore)); !ok || err != nil {
+			if ok, err := Rotated(st.RotateSession(ctx, id, from, now, now.Add(time.Hour))); !ok || err != nil {
 				t.Fatalf("RotateSession(%d) = %v, %v", from, ok, err)
 			}
 		}
-		rotate(bystander.ID, 1, at(0), at(0))
-		rotate(s.ID, 1, at(0), at(0))
-		rotate(s.ID, 2, at(5*time.Second), at(-time.Hour))
-		// Forget what retired before 5s: generation 1 (at 0) goes,
-		// generation 2 (at exactly 5s) stays, generation 3 is new.
-		rotate(s.ID, 3, at(20*time.Second), at(5*time.Second))
-
-		_, err := st.RetiredAt(ctx, s.ID, 1)
-		wantErr(t, "RetiredAt(1) after it was forgotten", err, gatehouse.ErrNotFound)
-		for gen, when := range map[int64]time.Time{2: at(5 * time.Second), 3: at(20 * time.Second)} {
-			got, err := st.RetiredAt(ctx, s.ID, gen)
-			if err != nil {
-				t.Errorf("RetiredAt(%d): %v", gen, err)
+		retiredAt := func(gen int64) time.Time { return at(time.Duration(gen) * time.Second) }
+		rotate(bystander.ID, 1, at(0))
+		const rotations = gatehouse.RetirementsKept + 3
+		for from := int64(1); from <= rotations; from++ {
+			rotate(s.ID, from, retiredAt(from))
+			// After each rotation, the last RetirementsKept generations
+			// (and only they) answer, each with its own time.
+			for gen := int64(1); gen <= from+1; gen++ {
+				got, err := st.RetiredAt(ctx, s.ID, gen)
+				if kept := gen <= from && gen > from-gatehouse.RetirementsKept; !kept {
+					wantErr(t, fmt.Sprintf("after %d rotations, RetiredAt(%d)", from, gen), err, gatehouse.ErrNotFound)
+					continue
+				}
+				if err != nil {
+					t.Fatalf("after %d rotations, RetiredAt(%d): %v", from, gen, err)
+				}
+				wantTime(t, fmt.Sprintf("after %d rotations, RetiredAt(%d)", from, gen), got, retiredAt(gen))
 			}
-			wantTime(t, "RetiredAt", got, when)
 		}
-		// Forgetting is per session.
-		if _, err := st.RetiredAt(ctx, bystander.ID, 1); err != nil {
-			t.Errorf("rotating one session forgot another's retirement: %v", err)
+		if got, err := st.RetiredAt(ctx, bystander.ID, 1); err != nil || !got.Equal(at(0)) {
+			t.Errorf("another session's retirement = %v, %v; want %v", got, err, at(0))
 		}
+		_, err := st.RetiredAt(ctx, bystander.ID, 0)
+		wantErr(t, "RetiredAt(0), never issued", err, gatehouse.ErrNotFound)
 	})
 
 	t.Run("RevokedDoesNotRotate", func(t *testing.T) {
@@ -300,7 +308,7 @@ func testRotate(t *testing.T, open func(t testing.TB) gatehouse.Store) {
 		if ok, err := st.RevokeSession(ctx, s.ID, gatehouse.ReasonReuse, at(time.Second)); !ok || err != nil {
 			t.Fatalf("RevokeSession = %v, %v", ok, err)
 		}
-		ok, err := Rotated(st.RotateSession(ctx, s.ID, 1, at(2*time.Second), at(time.Hour), base))
+		ok, err := Rotated(st.RotateSession(ctx, s.ID, 1, at(2*time.Second), at(time.Hour)))
 		if ok || err != nil {
 			t.Errorf("RotateSession of a revoked session = %v, %v; want false, nil", ok, err)
 		}
