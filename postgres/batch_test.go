@@ -53,7 +53,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // it would have got alone: two rotations of one token make one successor,
 // an unknown session is not found.
 func TestRotationsShareABatch(t *testing.T) {
-	s := openOpts(t, pgtest.URL(t), Options{MaxConns: 2}) // one rotation worker
+	s := openOpts(t, pgtest.URL(t), Options{MaxConns: 2}) // the rotation worker and one more
 	sessions := storetest.BenchSessions(t, s, 9)
 	release, held := holdWorker(t, s, sessions[8])
 	sessions = sessions[:8]

@@ -134,8 +134,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: the search_path (%s) names no existing schema", cfg.ConnConfig.RuntimeParams["search_path"])
 	}
 	s.schema = *schema
-	// Half the pool rotates, in batches; the rest stays for everything else.
-	s.rotations = newRotations(s, max(1, int(opts.MaxConns)/2))
+	// One connection rotates, in batches (batch.go says why one); the rest
+	// of the pool stays for everything else.
+	s.rotations = newRotations(s, rotationWorkers)
 	return s, nil
 }
 

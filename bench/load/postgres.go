@@ -67,8 +67,10 @@ func (c *commitCounter) close() { c.conn.Close(context.Background()) }
 // settled returns xact_commit once it has stopped moving: PostgreSQL's
 // backends publish their counts lazily (at most every second while busy,
 // within 10 s once idle), so a read right after the load would miss some.
-// Each read is itself a commit, and an idle server still reads the feed a
-// few times a second: a handful against thousands of requests.
+// Each read is itself a commit, and an idle server still reads the feed
+// and the outbox a few times a second: settled is when the count grows by
+// the same small amount, second after second, three times in a row (a
+// handful against thousands of requests).
 func (c *commitCounter) settled() int64 {
 	if c == nil {
 		return 0
@@ -79,18 +81,19 @@ func (c *commitCounter) settled() int64 {
 			`SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
 		return n
 	}
-	last, same := read(), 0
+	last, prev, same := read(), int64(-1), 0
 	for range 30 {
 		time.Sleep(time.Second)
 		n := read()
-		if n-last <= 5 { // our own read, and the server's feed polls
+		d := n - last
+		if steady := prev >= 0 && d <= prev+2 && prev <= d+2; d <= 5 || (steady && d <= 50) {
 			if same++; same == 3 {
 				return n
 			}
 		} else {
 			same = 0
 		}
-		last = n
+		last, prev = n, d
 	}
 	return last
 }
