@@ -54,11 +54,12 @@ func (s *Store) AddSigningKey(ctx context.Context, k *gatehouse.SigningKey) erro
 
 // Prune deletes what can no longer matter, in one transaction: sessions
 // whose absolute or idle lifetime ended before sessionsBefore,
-// revocation-feed entries older than feedBefore, attempt counters whose window ended by now, signing keys
-// retired before keysBefore, email tokens, MFA and WebAuthn challenges
-// expired by now, and mails sent or given up before feedBefore. Revoked
-// sessions that have not expired stay, so that a late access token of
-// theirs is still refused as revoked. The feed's head is never pruned, so
+// revocation-feed entries older than feedBefore, attempt counters whose
+// window ended by now, signing keys retired before keysBefore, email
+// tokens, MFA and WebAuthn challenges expired by now, and mails sent or
+// given up before feedBefore. Revoked sessions that have not expired
+// stay, so that a late access token of theirs is still refused as
+// revoked. The feed's head is never pruned, so
 // no seq is handed out twice.
 func (s *Store) Prune(ctx context.Context, now, sessionsBefore, feedBefore, keysBefore time.Time) error {
 	return s.tx(ctx, "prune", func(ctx context.Context, tx pgx.Tx) error {

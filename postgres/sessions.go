@@ -132,8 +132,8 @@ var rotate = `UPDATE sessions
 // and only if, from is still its current generation and the session is
 // live at now (not revoked, not expired); see rotate for how the database
 // serialises it. It records that from retired at now and returns the
-// session as it is after the rotation, or nil when it did not rotate. The error
-// wraps [gatehouse.ErrNotFound] if there is no such session.
+// session as it is after the rotation, or nil when it did not rotate. The
+// error wraps [gatehouse.ErrNotFound] if there is no such session.
 func (s *Store) RotateSession(ctx context.Context, id string, from int64, now, idleExpiresAt time.Time) (*gatehouse.Session, error) {
 	if hasNUL(id) {
 		return nil, notFound("session", id)

@@ -54,11 +54,12 @@ func (s *Store) AddSigningKey(ctx context.Context, k *gatehouse.SigningKey) erro
 
 // Prune deletes what can no longer matter, in one transaction: sessions
 // whose absolute or idle lifetime ended before sessionsBefore,
-// revocation-feed entries older than feedBefore, attempt counters whose window ended by now, signing keys
-// retired before keysBefore, email tokens, MFA and WebAuthn challenges
-// expired by now, and mails sent or given up before feedBefore. Revoked
-// sessions that have not expired stay, so that a late access token of
-// theirs is still refused as revoked.
+// revocation-feed entries older than feedBefore, attempt counters whose
+// window ended by now, signing keys retired before keysBefore, email
+// tokens, MFA and WebAuthn challenges expired by now, and mails sent or
+// given up before feedBefore. Revoked sessions that have not expired
+// stay, so that a late access token of theirs is still refused as
+// revoked.
 func (s *Store) Prune(ctx context.Context, now, sessionsBefore, feedBefore, keysBefore time.Time) error {
 	return s.writeTx(ctx, "prune", func(tx *sql.Tx) error {
 		sb, fb := sessionsBefore.UnixMicro(), feedBefore.UnixMicro()

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -461,30 +460,5 @@ func TestMigrateRetirementsIntoSessions(t *testing.T) {
 	if _, err := s.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	for _, tc := range []struct {
-		session string
-		gen     int64
-		kept    bool
-	}{
-		{"whole", 4, true}, {"whole", 3, true}, {"whole", 2, true}, {"whole", 1, false}, {"whole", 5, false},
-		{"gap", 4, true}, {"gap", 3, false}, {"gap", 2, false},
-		{"never", 0, false},
-	} {
-		got, err := s.RetiredAt(ctx, tc.session, tc.gen)
-		switch {
-		case tc.kept && (err != nil || !got.Equal(usecs(at(tc.gen)))):
-			t.Errorf("%s: RetiredAt(%d) = %v, %v; want %v", tc.session, tc.gen, got, err, usecs(at(tc.gen)))
-		case !tc.kept && !errors.Is(err, gatehouse.ErrNotFound):
-			t.Errorf("%s: RetiredAt(%d) = %v, %v; want ErrNotFound", tc.session, tc.gen, got, err)
-		}
-	}
-	// And rotations go on from what was carried over.
-	if ok, err := storetest.Rotated(s.RotateSession(ctx, "whole", 5, usecs(at(5)), usecs(at(3600)))); !ok || err != nil {
-		t.Fatalf("RotateSession after Migrate = %v, %v", ok, err)
-	}
-	for _, gen := range []int64{5, 4, 2} {
-		if got, err := s.RetiredAt(ctx, "whole", gen); err != nil || !got.Equal(usecs(at(gen))) {
-			t.Errorf("after a rotation, RetiredAt(%d) = %v, %v", gen, got, err)
-		}
-	}
+	storetest.CarriedRetirements(t, s, func(gen int64) time.Time { return usecs(at(gen)) })
 }
